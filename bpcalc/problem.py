@@ -1,0 +1,504 @@
+"""Problem files: YAML (or a dict) in, a validated :class:`Problem` out.
+
+Validation happens once, here, so the solver can trust shapes and numbers.
+Every error names the file, the line and column where the YAML has them, and
+the key path (``layers[2].weights``: layers are numbered from 1 as in the
+course, every other list from 0), and says what was expected.
+
+YAML is composed into nodes with PyYAML's safe loader (no object construction)
+and converted by hand, which keeps the line of every value and refuses alias
+bombs and gigantic documents after a fixed number of values.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from .activations import ACTIVATIONS, Activation
+from .errors import ProblemFileError
+from .losses import LOSSES, Loss
+
+MAX_FILE_BYTES = 5_000_000
+MAX_VALUES = 2_000_000          # scalars and containers visited, aliases expanded
+NAME_PATTERN = re.compile(r"[A-Za-z][A-Za-z0-9_]*\Z")
+PARAMETER_KINDS = ("weights", "bias")
+
+TOP_KEYS = ("title", "description", "input", "target", "examples", "loss", "reduction",
+            "learning_rate", "layers", "expected", "questions")
+LAYER_KEYS = ("activation", "weights", "bias", "names", "fixed", "slope")
+REDUCTIONS = ("mean", "sum")
+
+Path = tuple[str | int, ...]
+
+
+class WrittenNumber(float):
+    """A number from a YAML file that remembers how it was written ("2.0810"),
+    so an answer key is compared to the digits its author gave."""
+
+    __slots__ = ("text",)
+
+    def __new__(cls, value: float, text: str) -> "WrittenNumber":
+        number = super().__new__(cls, value)
+        number.text = text
+        return number
+
+
+@dataclass(frozen=True)
+class Layer:
+    """One layer l: z^l = w^l a^{l−1} + b^l, a^l = f(z^l)."""
+
+    activation: Activation
+    weights: np.ndarray                       # (n_l, n_{l−1})
+    bias: np.ndarray | None                   # (n_l,), or None: the layer has no bias
+    weight_names: tuple[tuple[str, ...], ...]
+    bias_names: tuple[str, ...] | None
+    fixed: frozenset[str] = frozenset()       # subset of {"weights", "bias"}
+    params: Mapping[str, float] = field(default_factory=dict)   # e.g. {"slope": 0.01}
+
+    @property
+    def size(self) -> int:
+        return self.weights.shape[0]
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A network, its training data, a loss and a learning rate: one homework question."""
+
+    layers: tuple[Layer, ...]
+    inputs: np.ndarray                        # (examples, n_0)
+    targets: np.ndarray                       # (examples, n_L)
+    loss: Loss
+    reduction: str = "mean"
+    learning_rate: float | None = None
+    single: bool = True                       # given as input/target, not examples
+    title: str | None = None
+    description: str | None = None
+    expected: Mapping[str, Any] = field(default_factory=dict)
+    questions: tuple[Any, ...] = ()
+    source: str | None = None
+    lines: Mapping[Path, tuple[int, int]] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def from_dict(cls, document: Mapping[str, Any], *, source: str | None = None) -> "Problem":
+        """Validate a problem given as a dict (the YAML schema; lists or arrays)."""
+        return _Validator(source, {}).problem(document)
+
+    def where(self, path: Path) -> str:
+        """``file:line:column`` of a key in the problem file, for messages."""
+        line = self.lines.get(path)
+        place = self.source or "<problem>"
+        return f"{place}:{line[0]}:{line[1]}" if line else place
+
+
+def load(path: str | os.PathLike[str]) -> Problem:
+    """Read, parse and validate a YAML problem file."""
+    source = os.fspath(path)
+    text = read_text(source)
+    document, lines = parse_yaml(text, source)
+    return _Validator(source, lines).problem(document)
+
+
+def read_text(source: str, *, limit: int = MAX_FILE_BYTES) -> str:
+    """The file's text, or a one-line error for a missing, huge or binary file."""
+    try:
+        if os.path.isdir(source):
+            raise ProblemFileError("is a directory, expected a YAML file", source=source)
+        if os.path.getsize(source) > limit:
+            raise ProblemFileError(f"is larger than {limit:,} bytes; that is not a homework problem",
+                                   source=source)
+        with open(source, encoding="utf-8") as handle:
+            return handle.read()
+    except FileNotFoundError:
+        raise ProblemFileError("no such file", source=source) from None
+    except UnicodeDecodeError:
+        raise ProblemFileError("is not UTF-8 text, expected a YAML file", source=source) from None
+    except OSError as error:
+        raise ProblemFileError(f"cannot be read ({error.strerror})", source=source) from None
+
+
+def parse_yaml(text: str, source: str) -> tuple[Any, dict[Path, tuple[int, int]]]:
+    """Safe-compose YAML into plain values, and the (line, column) of every key path."""
+    import yaml  # only the commands that read problem files pay for PyYAML
+
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark or error.context_mark
+        problem = (error.problem or error.context or "invalid YAML").strip()
+        raise ProblemFileError(f"not valid YAML: {problem}", source=source,
+                               line=mark.line + 1 if mark else None,
+                               column=mark.column + 1 if mark else None) from None
+    except yaml.YAMLError as error:
+        raise ProblemFileError(f"not valid YAML: {error}", source=source) from None
+    if node is None:
+        raise ProblemFileError("the file is empty; expected a mapping with 'layers' and "
+                               "'input'/'target' (or 'examples')", source=source)
+    return _NodeConverter(source).convert(node)
+
+
+class _NodeConverter:
+    """YAML nodes -> Python values, counting values so aliases cannot explode."""
+
+    def __init__(self, source: str) -> None:
+        import yaml
+
+        self.source = source
+        self.lines: dict[Path, tuple[int, int]] = {}
+        self.count = 0
+        self.constructor = yaml.SafeLoader("")
+        self.yaml = yaml
+
+    def convert(self, node: Any) -> tuple[Any, dict[Path, tuple[int, int]]]:
+        return self._value(node, ()), self.lines
+
+    def _value(self, node: Any, path: Path) -> Any:
+        self.count += 1
+        if self.count > MAX_VALUES:
+            raise ProblemFileError(
+                f"has more than {MAX_VALUES:,} values (or aliases that expand to that); refusing it",
+                source=self.source)
+        self.lines.setdefault(path, (node.start_mark.line + 1, node.start_mark.column + 1))
+        if isinstance(node, self.yaml.MappingNode):
+            result: dict[Any, Any] = {}
+            for key_node, value_node in node.value:
+                if not isinstance(key_node, self.yaml.ScalarNode):
+                    raise ProblemFileError("expected a plain key", source=self.source,
+                                           line=key_node.start_mark.line + 1,
+                                           column=key_node.start_mark.column + 1)
+                key = self.constructor.construct_object(key_node)
+                if key == "<<":
+                    raise ProblemFileError("merge keys (<<) are not supported; write the keys out",
+                                           source=self.source, line=key_node.start_mark.line + 1,
+                                           column=key_node.start_mark.column + 1)
+                if key in result:
+                    raise ProblemFileError(f"duplicate key {key!r}", source=self.source,
+                                           line=key_node.start_mark.line + 1,
+                                           column=key_node.start_mark.column + 1)
+                result[key] = self._value(value_node, (*path, key))
+            return result
+        if isinstance(node, self.yaml.SequenceNode):
+            return [self._value(item, (*path, index)) for index, item in enumerate(node.value)]
+        value = self.constructor.construct_object(node)
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return WrittenNumber(value, node.value)
+        return value
+
+
+def display_path(path: Path) -> str:
+    """``("layers", 1, "weights", 0)`` -> ``layers[2].weights[0]`` (layers count from 1)."""
+    text = ""
+    for position, part in enumerate(path):
+        if isinstance(part, int):
+            number = part + 1 if position == 1 and path[0] == "layers" else part
+            text += f"[{number}]"
+        else:
+            text += ("." if text else "") + str(part)
+    return text
+
+
+def did_you_mean(word: str, choices: Sequence[str]) -> str:
+    close = difflib.get_close_matches(str(word), list(choices), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def ordinal_plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" + ("" if count == 1 else "s")
+
+
+class _Validator:
+    """Checks a plain document and builds the Problem, with located errors."""
+
+    def __init__(self, source: str | None, lines: Mapping[Path, tuple[int, int]]) -> None:
+        self.source = source or "<problem>"
+        self.lines = lines
+
+    # -- errors ---------------------------------------------------------------
+    def fail(self, path: Path, message: str) -> ProblemFileError:
+        line = None
+        for depth in range(len(path), -1, -1):      # nearest located ancestor
+            if path[:depth] in self.lines:
+                line = self.lines[path[:depth]]
+                break
+        return ProblemFileError(message, source=self.source, key=display_path(path) or None,
+                                line=line[0] if line else None, column=line[1] if line else None)
+
+    def keys(self, mapping: Any, path: Path, allowed: Sequence[str], what: str) -> dict:
+        if not isinstance(mapping, Mapping):
+            raise self.fail(path, f"expected {what} (a mapping of keys to values), got {describe(mapping)}")
+        for key in mapping:
+            if key not in allowed:
+                raise self.fail((*path, key) if isinstance(key, str) else path,
+                                f"unknown key {key!r}{did_you_mean(key, allowed)}; "
+                                f"expected one of: {', '.join(allowed)}")
+        return dict(mapping)
+
+    # -- scalars --------------------------------------------------------------
+    def number(self, value: Any, path: Path) -> float:
+        if isinstance(value, (bool, np.bool_)) or value is None:
+            raise self.fail(path, f"expected a number, got {describe(value)}")
+        if isinstance(value, str):
+            try:
+                value = float(value.strip())        # YAML 1.1 reads 1e-3 as a string
+            except ValueError:
+                raise self.fail(path, f"expected a number, got {describe(value)}") from None
+        try:
+            result = float(value)
+        except (TypeError, ValueError):
+            raise self.fail(path, f"expected a number, got {describe(value)}") from None
+        if not np.isfinite(result):
+            raise self.fail(path, f"expected a finite number, got {value}")
+        return result
+
+    def vector(self, value: Any, path: Path, what: str) -> np.ndarray:
+        if isinstance(value, np.ndarray):
+            value = value.tolist()
+        if isinstance(value, (list, tuple)):
+            if not value:
+                raise self.fail(path, f"expected {what}, got an empty list")
+            return np.array([self.number(item, (*path, i)) for i, item in enumerate(value)])
+        return np.array([self.number(value, path)])
+
+    def matrix(self, value: Any, path: Path, columns: int, what: str) -> np.ndarray:
+        """Weights: a number, a list of rows, or a flat list (see :func:`_flat_shape`)."""
+        if isinstance(value, np.ndarray):
+            value = value.tolist()
+        if not isinstance(value, (list, tuple)):
+            matrix = np.array([[self.number(value, path)]])
+        elif not value:
+            raise self.fail(path, f"expected {what}, got an empty list")
+        elif all(isinstance(row, (list, tuple)) for row in value):
+            width = len(value[0])
+            rows = []
+            for j, row in enumerate(value):
+                if len(row) != width:
+                    raise self.fail((*path, j), f"expected {ordinal_plural(width, 'number')} like "
+                                    f"the first row, got {len(row)}")
+                rows.append([self.number(item, (*path, j, k)) for k, item in enumerate(row)])
+            matrix = np.array(rows, dtype=np.float64).reshape(len(rows), width)
+        elif any(isinstance(row, (list, tuple)) for row in value):
+            raise self.fail(path, "expected a list of rows (lists) or a list of numbers, not a mix")
+        else:
+            flat = np.array([self.number(item, (*path, i)) for i, item in enumerate(value)])
+            matrix = flat.reshape(_flat_shape(len(flat), columns))
+        if matrix.shape[1] != columns:
+            raise self.fail(path, f"expected {ordinal_plural(columns, 'column')} (one per input "
+                            f"of this layer: the previous layer has {ordinal_plural(columns, 'neuron')}), "
+                            f"got a {matrix.shape[0]}×{matrix.shape[1]} matrix")
+        return matrix
+
+    # -- the document ---------------------------------------------------------
+    def problem(self, document: Any) -> Problem:
+        doc = self.keys(document, (), TOP_KEYS, "a problem")
+        if "layers" not in doc:
+            raise self.fail((), "missing key 'layers': the list of layers, from the first hidden layer "
+                            "to the output layer")
+        inputs, targets, single = self.data(doc)
+        layers = self.layers(doc["layers"], inputs.shape[1])
+        output_size = layers[-1].size
+        target_path: Path = ("target",) if single else ("examples",)
+        if targets.shape[1] != output_size:
+            where = target_path if single else ("examples", 0, "target")
+            raise self.fail(where, f"expected {ordinal_plural(output_size, 'target value')} (the output "
+                            f"layer has {ordinal_plural(output_size, 'neuron')}), got {targets.shape[1]}")
+        loss = self.choice(doc.get("loss", "half_squared_error"), ("loss",), LOSSES, "loss")
+        reduction = doc.get("reduction", "mean")
+        if reduction not in REDUCTIONS:
+            raise self.fail(("reduction",), f"expected one of: {', '.join(REDUCTIONS)}; got "
+                            f"{describe(reduction)}{did_you_mean(reduction, REDUCTIONS)}")
+        rate = doc.get("learning_rate")
+        if rate is not None:
+            rate = self.number(rate, ("learning_rate",))
+            if rate <= 0:
+                raise self.fail(("learning_rate",), f"expected a positive number (η), got {rate:g}")
+        self.names_are_unique(layers)
+        expected = doc.get("expected") or {}
+        if not isinstance(expected, Mapping):
+            raise self.fail(("expected",), "expected a mapping from answer paths (like gradients.w1) "
+                            f"to values, got {describe(expected)}")
+        questions = doc.get("questions") or []
+        if not isinstance(questions, list):
+            raise self.fail(("questions",), f"expected a list of questions, got {describe(questions)}")
+        return Problem(
+            layers=tuple(layers), inputs=inputs, targets=targets, loss=loss, reduction=reduction,
+            learning_rate=rate, single=single, title=self.text(doc, "title"),
+            description=self.text(doc, "description"), expected=dict(expected),
+            questions=tuple(questions), source=self.source, lines=dict(self.lines),
+        )
+
+    def text(self, doc: Mapping, key: str) -> str | None:
+        value = doc.get(key)
+        if value is not None and not isinstance(value, (str, int, float)):
+            raise self.fail((key,), f"expected text, got {describe(value)}")
+        return None if value is None else str(value)
+
+    def choice(self, name: Any, path: Path, registry: Mapping[str, Any], what: str) -> Any:
+        if not isinstance(name, str) or name not in registry:
+            valid = sorted(registry)
+            raise self.fail(path, f"unknown {what} {describe(name)}{did_you_mean(name, valid)}; "
+                            f"expected one of: {', '.join(valid)}")
+        return registry[name]
+
+    def data(self, doc: Mapping) -> tuple[np.ndarray, np.ndarray, bool]:
+        if "examples" in doc:
+            for key in ("input", "target"):
+                if key in doc:
+                    raise self.fail((key,), "give either 'input' and 'target', or 'examples', not both")
+            examples = doc["examples"]
+            if not isinstance(examples, (list, tuple)):
+                raise self.fail(("examples",), "expected a list of {input: ..., target: ...} mappings, "
+                                f"got {describe(examples)}")
+            if not examples:
+                raise self.fail(("examples",), "expected at least one example, got an empty list")
+            rows_in, rows_out = [], []
+            for i, example in enumerate(examples):
+                entry = self.keys(example, ("examples", i), ("input", "target"), "an example")
+                for key in ("input", "target"):
+                    if key not in entry:
+                        raise self.fail(("examples", i), f"missing key {key!r}")
+                rows_in.append(self.vector(entry["input"], ("examples", i, "input"), "an input"))
+                rows_out.append(self.vector(entry["target"], ("examples", i, "target"), "a target"))
+                for key, rows in (("input", rows_in), ("target", rows_out)):
+                    if len(rows[-1]) != len(rows[0]):
+                        raise self.fail(("examples", i, key), f"expected {len(rows[0])} values like "
+                                        f"the first example's {key}, got {len(rows[-1])}")
+            return np.array(rows_in), np.array(rows_out), False
+        for key in ("input", "target"):
+            if key not in doc:
+                raise self.fail((), f"missing key {key!r} (or give 'examples': a list of "
+                                "{input: ..., target: ...})")
+        inputs = self.vector(doc["input"], ("input",), "an input")
+        targets = self.vector(doc["target"], ("target",), "a target")
+        return inputs[None, :], targets[None, :], True
+
+    def layers(self, value: Any, input_size: int) -> list[Layer]:
+        if not isinstance(value, (list, tuple)) or not value:
+            raise self.fail(("layers",), "expected a non-empty list of layers, got "
+                            f"{describe(value)}")
+        layers: list[Layer] = []
+        previous = input_size
+        for index, spec in enumerate(value):
+            path: Path = ("layers", index)
+            layer = self.layer(spec, path, previous, number=index + 1,
+                               last=index == len(value) - 1)
+            layers.append(layer)
+            previous = layer.size
+        return layers
+
+    def layer(self, spec: Any, path: Path, columns: int, *, number: int, last: bool) -> Layer:
+        entry = self.keys(spec, path, LAYER_KEYS, "a layer")
+        if "weights" not in entry:
+            raise self.fail(path, "missing key 'weights'")
+        activation = self.choice(entry.get("activation", "identity"), (*path, "activation"),
+                                 ACTIVATIONS, "activation")
+        if not activation.elementwise and not last:
+            raise self.fail((*path, "activation"), f"{activation.name} is only supported on the "
+                            "last (output) layer")
+        weights = self.matrix(entry["weights"], (*path, "weights"), columns, "weights")
+        size = weights.shape[0]
+        bias = None
+        if entry.get("bias") is not None:
+            bias = self.vector(entry["bias"], (*path, "bias"), "biases")
+            if len(bias) != size:
+                raise self.fail((*path, "bias"), f"expected {ordinal_plural(size, 'bias')} (one per "
+                                f"neuron of this layer), got {len(bias)}")
+        params = dict(activation.params)
+        if "slope" in entry:
+            if "slope" not in activation.params:
+                raise self.fail((*path, "slope"), f"'slope' only applies to leaky_relu, not "
+                                f"{activation.name}")
+            params["slope"] = self.number(entry["slope"], (*path, "slope"))
+        names = self.keys(entry.get("names") or {}, (*path, "names"), PARAMETER_KINDS, "names")
+        weight_names = self.name_grid(names.get("weights"), (*path, "names", "weights"), weights.shape,
+                                      [[f"w{number}_{_index(j, k, weights.shape)}" for k in range(weights.shape[1])]
+                                       for j in range(size)])
+        bias_names = None
+        if bias is not None:
+            grid = self.name_grid(names.get("bias"), (*path, "names", "bias"), (size, 1),
+                                  [[f"b{number}_{j + 1}"] for j in range(size)])
+            bias_names = tuple(row[0] for row in grid)
+        elif names.get("bias") is not None:
+            raise self.fail((*path, "names", "bias"), "names a bias, but this layer has no 'bias'")
+        return Layer(activation, weights, bias, weight_names, bias_names,
+                     self.fixed(entry.get("fixed"), (*path, "fixed")), params)
+
+    def name_grid(self, value: Any, path: Path, shape: tuple[int, int],
+                  defaults: list[list[str]]) -> tuple[tuple[str, ...], ...]:
+        if value is None:
+            return tuple(tuple(row) for row in defaults)
+        if isinstance(value, (list, tuple)) and all(isinstance(row, (list, tuple)) for row in value):
+            grid = [list(row) for row in value]
+        elif isinstance(value, (list, tuple)):
+            grid = np.array(list(value), dtype=object).reshape(_flat_shape(len(value), shape[1])).tolist() \
+                if len(value) == shape[0] * shape[1] else [list(value)]
+        else:
+            grid = [[value]]
+        if len(grid) != shape[0] or any(len(row) != shape[1] for row in grid):
+            got = f"{len(grid)}×{len(grid[0]) if grid else 0}"
+            raise self.fail(path, f"expected names in the shape of the values ({shape[0]}×{shape[1]}), got {got}")
+        names = []
+        for j, row in enumerate(grid):
+            for k, name in enumerate(row):
+                if name is None:
+                    row[k] = defaults[j][k]
+                elif not isinstance(name, str) or not NAME_PATTERN.match(name):
+                    raise self.fail(path, f"expected a name made of a letter then letters, digits or _ "
+                                    f"(like w1 or b_2), got {describe(name)}")
+            names.append(tuple(row))
+        return tuple(names)
+
+    def fixed(self, value: Any, path: Path) -> frozenset[str]:
+        if value is None:
+            return frozenset()
+        items = value if isinstance(value, (list, tuple)) else [value]
+        for item in items:
+            if item not in PARAMETER_KINDS:
+                raise self.fail(path, f"expected 'weights', 'bias' or a list of them, got "
+                                f"{describe(item)}{did_you_mean(item, PARAMETER_KINDS)}")
+        return frozenset(items)
+
+    def names_are_unique(self, layers: Sequence[Layer]) -> None:
+        seen: dict[str, int] = {}
+        for number, layer in enumerate(layers, start=1):
+            names = [n for row in layer.weight_names for n in row] + list(layer.bias_names or ())
+            for name in names:
+                if name in seen:
+                    raise self.fail(("layers", number - 1, "names"),
+                                    f"the name {name!r} is used twice (also in layer {seen[name]}); "
+                                    "each parameter needs its own name")
+                seen[name] = number
+
+
+def _flat_shape(length: int, columns: int) -> tuple[int, int]:
+    """A flat list of weights is one neuron's row, or one weight per neuron when the
+    previous layer has a single neuron."""
+    if columns == 1:
+        return (length, 1)
+    return (1, length)
+
+
+def _index(j: int, k: int, shape: tuple[int, int]) -> str:
+    """Default weight names w{l}_{jk}, with 1-based indices as in the course."""
+    if max(shape) > 9:
+        return f"{j + 1}_{k + 1}"
+    return f"{j + 1}{k + 1}"
+
+
+def describe(value: Any) -> str:
+    """A value as a user would recognise it in a message."""
+    if value is None:
+        return "nothing (null)"
+    if isinstance(value, bool):
+        return f"{str(value).lower()} (a yes/no value)"
+    if isinstance(value, str):
+        return repr(value if len(value) <= 40 else value[:37] + "...")
+    if isinstance(value, Mapping):
+        return "a mapping"
+    if isinstance(value, (list, tuple)):
+        return f"a list of {len(value)}"
+    return repr(value)
