@@ -1,0 +1,71 @@
+"""Reports of checks: answer-key verification as a table or a JSON document."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..numbers import format_number
+from ..verify import VerifyReport
+from .tables import Table
+
+
+def _show(value: Any, digits: int, limit: int = 3) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    array = np.asarray(value, dtype=np.float64).ravel()
+    shown = ", ".join(format_number(v, digits) for v in array[:limit])
+    if np.ndim(value) == 0:
+        return shown
+    return "[" + shown + (", …" if array.size > limit else "") + "]"
+
+
+def verify_summary(report: VerifyReport) -> str:
+    checks = sum(len(f.checks) for f in report.files)
+    wrong = sum(not c.passed for f in report.files for c in f.checks)
+    broken = sum(1 for f in report.files if f.error)
+    summary = f"{checks} answers in {len(report.files)} files: "
+    if report.passed:
+        return summary + "all correct."
+    problems = [f"{wrong} wrong" if wrong else "", f"{broken} files broken" if broken else ""]
+    return summary + ", ".join(part for part in problems if part) + "."
+
+
+def verify_tables(report: VerifyReport, digits: int) -> list[Table]:
+    """A table per file, a row per answer; the solver's value is shown where they differ."""
+    tables = []
+    for file in report.files:
+        status = "BROKEN" if file.error else ("no answer key ('expected:')" if not file.checks else
+                                              "ok" if file.passed else "FAIL")
+        title = f"{file.source}" + (f" ({file.title})" if file.title else "") + f": {status}"
+        table = Table(title, ("Answer", "Key", "Result"), (False, True, False),
+                      note=file.error)
+        for check in file.checks:
+            verdict = "ok" if check.passed else "FAIL: " + (
+                check.message if check.actual is None or "shape" in check.message
+                else f"the solver gives {_show(check.actual, digits)}")
+            table.rows.append((check.path, _show(check.expected, digits), verdict))
+        tables.append(table)
+    return tables
+
+
+def verify_document(report: VerifyReport) -> dict[str, Any]:
+    return {
+        "passed": report.passed,
+        "files": [
+            {
+                "file": file.source,
+                "title": file.title,
+                "error": file.error,
+                "checks": [
+                    {"path": c.path, "expected": c.expected, "actual": c.actual,
+                     "passed": c.passed, "message": c.message}
+                    for c in file.checks
+                ],
+            }
+            for file in report.files
+        ],
+    }

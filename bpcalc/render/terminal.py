@@ -1,0 +1,43 @@
+"""Tables drawn with Rich: colour and box lines on a terminal, plain columns in a pipe.
+
+Rich decides colour itself (it honours NO_COLOR and FORCE_COLOR and knows when
+stdout is not a terminal); we only pick a quieter box style for pipes so that
+piped output reads as plain text.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .tables import Table
+
+
+def make_console(file: Any = None) -> Any:
+    from rich.console import Console
+
+    return Console(file=file, highlight=False, soft_wrap=False)
+
+
+def rich_table(table: Table, console: Any) -> Any:
+    from rich import box
+    from rich.table import Table as RichTable
+
+    style = box.ROUNDED if console.is_terminal else box.SIMPLE
+    rich = RichTable(box=style, header_style="bold" if console.is_terminal else "")
+    for header, numeric in zip(table.headers, table.numeric):
+        rich.add_column(header, justify="right" if numeric else "left", no_wrap=numeric)
+    for index, row in enumerate(table.rows):
+        rich.add_row(*row, end_section=index in table.section_ends and index != len(table.rows) - 1)
+    return rich
+
+
+def print_tables(tables: list[Table], console: Any, heading: str | None = None) -> None:
+    if heading:
+        console.print(heading, style="bold", markup=False)
+    for table in tables:
+        console.print(table.title, style="bold", markup=False)
+        if table.rows:
+            console.print(rich_table(table, console))
+        if table.note:
+            console.print(table.note, markup=False)
+        console.print()

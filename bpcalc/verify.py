@@ -1,0 +1,127 @@
+"""Answer keys proved right: solve each problem and compare it with its ``expected``.
+
+An instructor's key is a mapping from solution paths to values; a key entry
+passes when the solver agrees with it to the digits the instructor wrote
+(see :mod:`bpcalc.numbers`). A file that cannot be loaded is reported as
+broken and the others are still checked.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+import numpy as np
+
+from .errors import BpcalcError
+from .numbers import KEY_TOLERANCE, agrees
+from .paths import resolve
+
+PROBLEM_SUFFIXES = (".yaml", ".yml")
+
+
+@dataclass(frozen=True)
+class KeyCheck:
+    """One entry of an answer key, checked."""
+
+    path: str
+    expected: Any
+    actual: Any
+    passed: bool
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class FileReport:
+    """The checks of one problem file, or the error that stopped it loading."""
+
+    source: str
+    title: str | None = None
+    checks: tuple[KeyCheck, ...] = ()
+    error: str | None = None
+
+    @property
+    def passed(self) -> bool:
+        return self.error is None and all(check.passed for check in self.checks)
+
+
+@dataclass(frozen=True)
+class VerifyReport:
+    files: tuple[FileReport, ...] = field(default_factory=tuple)
+
+    @property
+    def broken(self) -> bool:
+        return any(report.error for report in self.files)
+
+    @property
+    def passed(self) -> bool:
+        return all(report.passed for report in self.files)
+
+    @property
+    def exit_code(self) -> int:
+        """0 all keys right, 1 a key disagrees with the solver, 2 a file is broken."""
+        return 2 if self.broken else (0 if self.passed else 1)
+
+
+def problem_files(paths: Iterable[str]) -> list[str]:
+    """The YAML files named, with directories searched recursively, in a stable order."""
+    found: list[str] = []
+    for path in paths:
+        if os.path.isdir(path):
+            for root, dirs, files in os.walk(path):
+                dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+                found.extend(os.path.join(root, name) for name in sorted(files)
+                             if name.endswith(PROBLEM_SUFFIXES))
+        else:
+            found.append(path)
+    return found
+
+
+def verify(paths: Iterable[str]) -> VerifyReport:
+    return VerifyReport(tuple(verify_file(path) for path in problem_files(paths)))
+
+
+def verify_file(path: str) -> FileReport:
+    from .problem import load
+    from .solver import solve
+
+    try:
+        problem = load(path)
+        solution = solve(problem)
+    except BpcalcError as error:
+        return FileReport(path, error=str(error))
+    document = solution.to_dict()
+    checks = tuple(check_entry(document, key, value) for key, value in problem.expected.items())
+    return FileReport(path, problem.title, checks)
+
+
+def check_entry(document: dict[str, Any], path: str, expected: Any) -> KeyCheck:
+    """Compare one key entry (a number or nested list) with the solution."""
+    try:
+        actual = resolve(document, str(path))
+    except BpcalcError as error:
+        return KeyCheck(str(path), expected, None, False, str(error))
+    try:
+        want = np.asarray(expected, dtype=np.float64)
+        got = np.asarray(actual, dtype=np.float64)
+    except (TypeError, ValueError):
+        return KeyCheck(str(path), expected, actual, False, "expected a number or a list of numbers")
+    if want.shape != got.shape:
+        return KeyCheck(str(path), expected, actual, False,
+                        f"the key has shape {want.shape}, the solution {got.shape}")
+    written = [getattr(item, "text", None) for item in _flatten(expected)]
+    wrong = [index for index, (w, g, text) in enumerate(zip(want.ravel(), got.ravel(), written))
+             if not agrees(float(w), float(g), KEY_TOLERANCE, text)]
+    if wrong:
+        index = wrong[0]
+        where = "" if want.ndim == 0 else f" (entry {np.unravel_index(index, want.shape)})"
+        return KeyCheck(str(path), expected, actual, False,
+                        f"the solver gives {got.ravel()[index]!r}{where}")
+    return KeyCheck(str(path), expected, actual, True)
+
+
+def _flatten(value: Any) -> list[Any]:
+    if isinstance(value, (list, tuple)):
+        return [item for inner in value for item in _flatten(inner)]
+    return [value]
