@@ -13,6 +13,7 @@ bombs and gigantic documents after a fixed number of values.
 from __future__ import annotations
 
 import difflib
+import math
 import os
 import re
 from dataclasses import dataclass, field
@@ -89,11 +90,10 @@ class Problem:
         """Validate a problem given as a dict (the YAML schema; lists or arrays)."""
         return _Validator(source, {}).problem(document)
 
-    def where(self, path: Path) -> str:
-        """``file:line:column`` of a key in the problem file, for messages."""
-        line = self.lines.get(path)
-        place = self.source or "<problem>"
-        return f"{place}:{line[0]}:{line[1]}" if line else place
+    def error(self, path: Path, message: str) -> ProblemFileError:
+        """A located error about a key of this problem's file (used by later checks,
+        such as the questions, that the loader leaves to their own modules)."""
+        return _Validator(self.source, self.lines).fail(path, message)
 
 
 def load(path: str | os.PathLike[str]) -> Problem:
@@ -104,8 +104,9 @@ def load(path: str | os.PathLike[str]) -> Problem:
     return _Validator(source, lines).problem(document)
 
 
-def read_text(source: str, *, limit: int = MAX_FILE_BYTES) -> str:
+def read_text(source: str, *, limit: int | None = None) -> str:
     """The file's text, or a one-line error for a missing, huge or binary file."""
+    limit = MAX_FILE_BYTES if limit is None else limit
     try:
         if os.path.isdir(source):
             raise ProblemFileError("is a directory, expected a YAML file", source=source)
@@ -123,7 +124,10 @@ def read_text(source: str, *, limit: int = MAX_FILE_BYTES) -> str:
 
 
 def parse_yaml(text: str, source: str) -> tuple[Any, dict[Path, tuple[int, int]]]:
-    """Safe-compose YAML into plain values, and the (line, column) of every key path."""
+    """Safe-compose YAML into plain values, and the (line, column) of every key path.
+
+    Positions of values are stored under their path; positions of keys under
+    ``(*path, KEY)``, so an unknown key is pointed at itself, not its value."""
     import yaml  # only the commands that read problem files pay for PyYAML
 
     try:
@@ -131,62 +135,113 @@ def parse_yaml(text: str, source: str) -> tuple[Any, dict[Path, tuple[int, int]]
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
         problem = (error.problem or error.context or "invalid YAML").strip()
+        context = error.context_mark if error.problem_mark and error.context else None
+        if context is not None and (context.line, context.column) != (mark.line, mark.column):
+            problem += (f" ({error.context.strip()} that starts at line {context.line + 1}, "
+                        f"column {context.column + 1})")
         raise ProblemFileError(f"not valid YAML: {problem}", source=source,
                                line=mark.line + 1 if mark else None,
                                column=mark.column + 1 if mark else None) from None
     except yaml.YAMLError as error:
         raise ProblemFileError(f"not valid YAML: {error}", source=source) from None
+    except RecursionError:
+        raise ProblemFileError("is nested too deeply to read; refusing it", source=source) from None
     if node is None:
         raise ProblemFileError("the file is empty; expected a mapping with 'layers' and "
                                "'input'/'target' (or 'examples')", source=source)
     return _NodeConverter(source).convert(node)
 
 
+KEY = "<key>"   # marks the position of a key itself in the positions map
+_PLAIN_TAGS = {f"tag:yaml.org,2002:{name}" for name in ("str", "int", "float", "bool", "null",
+                                                          "seq", "map", "timestamp")}
+
+
 class _NodeConverter:
-    """YAML nodes -> Python values, counting values so aliases cannot explode."""
+    """YAML nodes -> Python values. Only plain tags are allowed (no ``!!python/…``),
+    and the expanded size is measured first (memoised per node), so an alias bomb
+    is refused before anything is built."""
 
     def __init__(self, source: str) -> None:
         import yaml
 
         self.source = source
         self.lines: dict[Path, tuple[int, int]] = {}
-        self.count = 0
         self.constructor = yaml.SafeLoader("")
         self.yaml = yaml
+        self.sizes: dict[int, int] = {}
 
     def convert(self, node: Any) -> tuple[Any, dict[Path, tuple[int, int]]]:
-        return self._value(node, ()), self.lines
-
-    def _value(self, node: Any, path: Path) -> Any:
-        self.count += 1
-        if self.count > MAX_VALUES:
+        try:
+            size = self._size(node, set())
+        except RecursionError:
+            raise ProblemFileError("is nested too deeply to read; refusing it", source=self.source) from None
+        if size > MAX_VALUES:
             raise ProblemFileError(
                 f"has more than {MAX_VALUES:,} values (or aliases that expand to that); refusing it",
                 source=self.source)
+        return self._value(node, ()), self.lines
+
+    def _fail(self, node: Any, message: str, path: Path = ()) -> ProblemFileError:
+        return ProblemFileError(message, source=self.source, key=display_path(path) or None,
+                                line=node.start_mark.line + 1, column=node.start_mark.column + 1)
+
+    def _size(self, node: Any, active: set[int]) -> int:
+        """Values the node expands to, aliases included; checks tags on the way."""
+        if id(node) in self.sizes:
+            return self.sizes[id(node)]
+        if node.tag not in _PLAIN_TAGS and not (node.tag == "tag:yaml.org,2002:merge"):
+            raise self._fail(node, f"the tag {node.tag.replace('tag:yaml.org,2002:', '!!')} is not "
+                             "allowed: problem files hold plain numbers, text, lists and mappings")
+        if id(node) in active:
+            raise self._fail(node, "an alias refers to itself; refusing a recursive document")
+        active.add(id(node))
+        size = 1
+        if isinstance(node, self.yaml.SequenceNode):
+            for item in node.value:
+                size += self._size(item, active)
+                if size > MAX_VALUES:
+                    break
+        elif isinstance(node, self.yaml.MappingNode):
+            for key, value in node.value:
+                size += self._size(key, active) + self._size(value, active)
+                if size > MAX_VALUES:
+                    break
+        active.discard(id(node))
+        self.sizes[id(node)] = size
+        return size
+
+    def _value(self, node: Any, path: Path) -> Any:
         self.lines.setdefault(path, (node.start_mark.line + 1, node.start_mark.column + 1))
         if isinstance(node, self.yaml.MappingNode):
             result: dict[Any, Any] = {}
             for key_node, value_node in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    raise self._fail(key_node, "merge keys (<<) are not supported; write the keys out", path)
                 if not isinstance(key_node, self.yaml.ScalarNode):
-                    raise ProblemFileError("expected a plain key", source=self.source,
-                                           line=key_node.start_mark.line + 1,
-                                           column=key_node.start_mark.column + 1)
-                key = self.constructor.construct_object(key_node)
-                if key == "<<":
-                    raise ProblemFileError("merge keys (<<) are not supported; write the keys out",
-                                           source=self.source, line=key_node.start_mark.line + 1,
-                                           column=key_node.start_mark.column + 1)
+                    raise self._fail(key_node, "expected a plain key", path)
+                key = self._scalar(key_node, path)
+                if isinstance(key, float):
+                    key = key.text
                 if key in result:
-                    raise ProblemFileError(f"duplicate key {key!r}", source=self.source,
-                                           line=key_node.start_mark.line + 1,
-                                           column=key_node.start_mark.column + 1)
+                    raise self._fail(key_node, f"duplicate key {key!r}", (*path, key))
+                self.lines[(*path, key, KEY)] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
                 result[key] = self._value(value_node, (*path, key))
             return result
         if isinstance(node, self.yaml.SequenceNode):
             return [self._value(item, (*path, index)) for index, item in enumerate(node.value)]
+        return self._scalar(node, path)
+
+    def _scalar(self, node: Any, path: Path) -> Any:
+        if node.tag == "tag:yaml.org,2002:timestamp":
+            return node.value                  # a date is just text here
         value = self.constructor.construct_object(node)
         if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return WrittenNumber(value, node.value)
+            try:
+                number = float(value)
+            except OverflowError:
+                number = math.inf if value > 0 else -math.inf
+            return WrittenNumber(number, node.value)
         return value
 
 
@@ -208,7 +263,10 @@ def did_you_mean(word: str, choices: Sequence[str]) -> str:
 
 
 def ordinal_plural(count: int, noun: str) -> str:
-    return f"{count} {noun}" + ("" if count == 1 else "s")
+    """``2 biases``, ``1 column``: a count with its noun."""
+    if count == 1:
+        return f"1 {noun}"
+    return f"{count} {noun}" + ("es" if noun.endswith(("s", "x", "ch", "sh")) else "s")
 
 
 class _Validator:
@@ -225,6 +283,8 @@ class _Validator:
             if path[:depth] in self.lines:
                 line = self.lines[path[:depth]]
                 break
+        if path and path[-1] == KEY:
+            path = path[:-1]
         return ProblemFileError(message, source=self.source, key=display_path(path) or None,
                                 line=line[0] if line else None, column=line[1] if line else None)
 
@@ -233,7 +293,7 @@ class _Validator:
             raise self.fail(path, f"expected {what} (a mapping of keys to values), got {describe(mapping)}")
         for key in mapping:
             if key not in allowed:
-                raise self.fail((*path, key) if isinstance(key, str) else path,
+                raise self.fail((*path, key, KEY) if isinstance(key, str) else path,
                                 f"unknown key {key!r}{did_you_mean(key, allowed)}; "
                                 f"expected one of: {', '.join(allowed)}")
         return dict(mapping)
@@ -261,17 +321,24 @@ class _Validator:
         if isinstance(value, (list, tuple)):
             if not value:
                 raise self.fail(path, f"expected {what}, got an empty list")
+            fast = _plain_numbers(value, 1)
+            if fast is not None:
+                return fast
             return np.array([self.number(item, (*path, i)) for i, item in enumerate(value)])
         return np.array([self.number(value, path)])
 
-    def matrix(self, value: Any, path: Path, columns: int, what: str) -> np.ndarray:
-        """Weights: a number, a list of rows, or a flat list (see :func:`_flat_shape`)."""
+    def matrix(self, value: Any, path: Path, columns: int, feeding: str) -> np.ndarray:
+        """Weights: a number, a list of rows, or a flat list (see :func:`_flat_shape`).
+        ``feeding`` says what the columns count, for the shape message."""
         if isinstance(value, np.ndarray):
             value = value.tolist()
-        if not isinstance(value, (list, tuple)):
+        fast = _plain_numbers(value, 2) if isinstance(value, (list, tuple)) and value else None
+        if fast is not None:
+            matrix = fast
+        elif not isinstance(value, (list, tuple)):
             matrix = np.array([[self.number(value, path)]])
         elif not value:
-            raise self.fail(path, f"expected {what}, got an empty list")
+            raise self.fail(path, "expected weights, got an empty list")
         elif all(isinstance(row, (list, tuple)) for row in value):
             width = len(value[0])
             rows = []
@@ -288,8 +355,7 @@ class _Validator:
             matrix = flat.reshape(_flat_shape(len(flat), columns))
         if matrix.shape[1] != columns:
             raise self.fail(path, f"expected {ordinal_plural(columns, 'column')} (one per input "
-                            f"of this layer: the previous layer has {ordinal_plural(columns, 'neuron')}), "
-                            f"got a {matrix.shape[0]}×{matrix.shape[1]} matrix")
+                            f"of this layer: {feeding}), got a {matrix.shape[0]}×{matrix.shape[1]} matrix")
         return matrix
 
     # -- the document ---------------------------------------------------------
@@ -399,7 +465,9 @@ class _Validator:
         if not activation.elementwise and not last:
             raise self.fail((*path, "activation"), f"{activation.name} is only supported on the "
                             "last (output) layer")
-        weights = self.matrix(entry["weights"], (*path, "weights"), columns, "weights")
+        feeding = (f"the input has {ordinal_plural(columns, 'value')}" if number == 1 else
+                   f"layer {number - 1} has {ordinal_plural(columns, 'neuron')}")
+        weights = self.matrix(entry["weights"], (*path, "weights"), columns, feeding)
         size = weights.shape[0]
         bias = None
         if entry.get("bias") is not None:
@@ -474,6 +542,27 @@ class _Validator:
                 seen[name] = number
 
 
+def _plain_numbers(values: Sequence[Any], ndim: int) -> np.ndarray | None:
+    """Fast path for big weight matrices: a list (ndim 1) or list of rows (ndim 2) of
+    plain finite numbers, converted at C speed. Anything else returns None and takes
+    the slow path, which finds the offending entry and names it."""
+    rows = values if ndim == 2 else [values]
+    if not all(isinstance(row, (list, tuple)) for row in rows):
+        return None
+    if any(type(item) not in _PLAIN for row in rows for item in row):
+        return None
+    try:
+        array = np.array(values, dtype=np.float64)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    if array.ndim != ndim or not np.all(np.isfinite(array)):
+        return None
+    return array
+
+
+_PLAIN = (float, int, WrittenNumber, np.float64)
+
+
 def _flat_shape(length: int, columns: int) -> tuple[int, int]:
     """A flat list of weights is one neuron's row, or one weight per neuron when the
     previous layer has a single neuron."""
@@ -493,6 +582,8 @@ def describe(value: Any) -> str:
     """A value as a user would recognise it in a message."""
     if value is None:
         return "nothing (null)"
+    if isinstance(value, WrittenNumber):
+        return value.text
     if isinstance(value, bool):
         return f"{str(value).lower()} (a yes/no value)"
     if isinstance(value, str):

@@ -81,11 +81,25 @@ class Solution:
                                     None if result.b_updated is None else float(result.b_updated[j]),
                                     fixed_b)
 
+    def _by_name(self, weights: str, bias: str) -> dict[str, float]:
+        """Name -> value for every parameter, flattened with NumPy (fast for wide layers)."""
+        result: dict[str, float] = {}
+        for layer, solved in zip(self.problem.layers, self.layers):
+            values = getattr(solved, weights)
+            if values is None:
+                return {}
+            result.update(zip((n for row in layer.weight_names for n in row), values.ravel().tolist()))
+            if layer.bias_names is not None:
+                result.update(zip(layer.bias_names, getattr(solved, bias).tolist()))
+        return result
+
     def gradients(self) -> dict[str, float]:
-        return {p.name: p.gradient for p in self.parameters()}
+        """∂C/∂parameter by name, in the order of :meth:`parameters`."""
+        return self._by_name("dC_dw", "dC_db")
 
     def updated(self) -> dict[str, float]:
-        return {p.name: p.updated for p in self.parameters() if p.updated is not None}
+        """The parameters after one SGD step, by name; empty without a learning rate."""
+        return self._by_name("w_updated", "b_updated")
 
     def to_dict(self) -> dict[str, Any]:
         """The document ``bpcalc solve --format json`` prints, at full precision."""
