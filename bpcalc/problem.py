@@ -17,7 +17,7 @@ import math
 import os
 import re
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Sequence
+from typing import Any, Iterator, Mapping, Sequence
 
 import numpy as np
 
@@ -51,14 +51,64 @@ class WrittenNumber(float):
 
 
 @dataclass(frozen=True)
+class Names:
+    """The names of one layer's weights (2-D) or biases (1-D).
+
+    Names the problem gives are kept; the rest are the course-style defaults
+    ``w{l}_{jk}`` / ``b{l}_{j}`` (1-based), made on demand so a layer of a
+    million weights does not build a million strings unless they are shown.
+    ``names[j][k]`` (weights) and ``names[j]`` (biases) read like a grid.
+    """
+
+    prefix: str                                   # "w" or "b"
+    layer: int                                    # 1-based
+    shape: tuple[int, ...]
+    given: Mapping[tuple[int, ...], str] = field(default_factory=dict)
+
+    def name(self, *index: int) -> str:
+        given = self.given.get(index)
+        if given is not None:
+            return given
+        numbers = [i + 1 for i in index]
+        joiner = "_" if max(self.shape) > 9 else ""
+        return f"{self.prefix}{self.layer}_" + joiner.join(map(str, numbers))
+
+    def __getitem__(self, j: int) -> Any:
+        if len(self.shape) == 1:
+            return self.name(j)
+        return tuple(self.name(j, k) for k in range(self.shape[1]))
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __iter__(self) -> Iterator[Any]:
+        return (self[j] for j in range(self.shape[0]))
+
+    def flat(self) -> list[str]:
+        """Every name in row-major order (the order of ``values.ravel()``)."""
+        head = f"{self.prefix}{self.layer}_"
+        joiner = "_" if max(self.shape) > 9 else ""
+        rows = [head + str(j + 1) for j in range(self.shape[0])]
+        if len(self.shape) == 1:
+            names = rows
+        else:
+            columns = [joiner + str(k + 1) for k in range(self.shape[1])]
+            names = [row + column for row in rows for column in columns]
+        width = self.shape[1] if len(self.shape) == 2 else 1
+        for index, name in self.given.items():
+            names[index[0] * width + (index[1] if len(index) == 2 else 0)] = name
+        return names
+
+
+@dataclass(frozen=True)
 class Layer:
     """One layer l: z^l = w^l a^{l−1} + b^l, a^l = f(z^l)."""
 
     activation: Activation
     weights: np.ndarray                       # (n_l, n_{l−1})
     bias: np.ndarray | None                   # (n_l,), or None: the layer has no bias
-    weight_names: tuple[tuple[str, ...], ...]
-    bias_names: tuple[str, ...] | None
+    weight_names: Names
+    bias_names: Names | None
     fixed: frozenset[str] = frozenset()       # subset of {"weights", "bias"}
     params: Mapping[str, float] = field(default_factory=dict)   # e.g. {"slope": 0.01}
 
@@ -482,43 +532,41 @@ class _Validator:
                                 f"{activation.name}")
             params["slope"] = self.number(entry["slope"], (*path, "slope"))
         names = self.keys(entry.get("names") or {}, (*path, "names"), PARAMETER_KINDS, "names")
-        weight_names = self.name_grid(names.get("weights"), (*path, "names", "weights"), weights.shape,
-                                      [[f"w{number}_{_index(j, k, weights.shape)}" for k in range(weights.shape[1])]
-                                       for j in range(size)])
+        weight_names = Names("w", number, weights.shape,
+                             self.given_names(names.get("weights"), (*path, "names", "weights"), weights.shape))
         bias_names = None
         if bias is not None:
-            grid = self.name_grid(names.get("bias"), (*path, "names", "bias"), (size, 1),
-                                  [[f"b{number}_{j + 1}"] for j in range(size)])
-            bias_names = tuple(row[0] for row in grid)
+            given = self.given_names(names.get("bias"), (*path, "names", "bias"), (size, 1))
+            bias_names = Names("b", number, (size,), {(j,): name for (j, _k), name in given.items()})
         elif names.get("bias") is not None:
             raise self.fail((*path, "names", "bias"), "names a bias, but this layer has no 'bias'")
         return Layer(activation, weights, bias, weight_names, bias_names,
                      self.fixed(entry.get("fixed"), (*path, "fixed")), params)
 
-    def name_grid(self, value: Any, path: Path, shape: tuple[int, int],
-                  defaults: list[list[str]]) -> tuple[tuple[str, ...], ...]:
+    def given_names(self, value: Any, path: Path, shape: tuple[int, int]) -> dict[tuple[int, int], str]:
+        """The names a problem gives for a grid of parameters, by (j, k); null keeps the default."""
         if value is None:
-            return tuple(tuple(row) for row in defaults)
+            return {}
         if isinstance(value, (list, tuple)) and all(isinstance(row, (list, tuple)) for row in value):
             grid = [list(row) for row in value]
         elif isinstance(value, (list, tuple)):
-            grid = np.array(list(value), dtype=object).reshape(_flat_shape(len(value), shape[1])).tolist() \
-                if len(value) == shape[0] * shape[1] else [list(value)]
+            rows, columns = _flat_shape(len(value), shape[1])
+            grid = [list(value[j * columns:(j + 1) * columns]) for j in range(rows)]
         else:
             grid = [[value]]
         if len(grid) != shape[0] or any(len(row) != shape[1] for row in grid):
             got = f"{len(grid)}×{len(grid[0]) if grid else 0}"
             raise self.fail(path, f"expected names in the shape of the values ({shape[0]}×{shape[1]}), got {got}")
-        names = []
+        given = {}
         for j, row in enumerate(grid):
             for k, name in enumerate(row):
                 if name is None:
-                    row[k] = defaults[j][k]
-                elif not isinstance(name, str) or not NAME_PATTERN.match(name):
+                    continue
+                if not isinstance(name, str) or not NAME_PATTERN.match(name):
                     raise self.fail(path, f"expected a name made of a letter then letters, digits or _ "
                                     f"(like w1 or b_2), got {describe(name)}")
-            names.append(tuple(row))
-        return tuple(names)
+                given[(j, k)] = name
+        return given
 
     def fixed(self, value: Any, path: Path) -> frozenset[str]:
         if value is None:
@@ -531,10 +579,14 @@ class _Validator:
         return frozenset(items)
 
     def names_are_unique(self, layers: Sequence[Layer]) -> None:
+        """Given names must differ from each other and from every default name in use.
+        Without given names the defaults are unique by construction: nothing to do."""
+        if not any(layer.weight_names.given or (layer.bias_names and layer.bias_names.given)
+                   for layer in layers):
+            return
         seen: dict[str, int] = {}
         for number, layer in enumerate(layers, start=1):
-            names = [n for row in layer.weight_names for n in row] + list(layer.bias_names or ())
-            for name in names:
+            for name in [*layer.weight_names.flat(), *(layer.bias_names.flat() if layer.bias_names else ())]:
                 if name in seen:
                     raise self.fail(("layers", number - 1, "names"),
                                     f"the name {name!r} is used twice (also in layer {seen[name]}); "
@@ -569,13 +621,6 @@ def _flat_shape(length: int, columns: int) -> tuple[int, int]:
     if columns == 1:
         return (length, 1)
     return (1, length)
-
-
-def _index(j: int, k: int, shape: tuple[int, int]) -> str:
-    """Default weight names w{l}_{jk}, with 1-based indices as in the course."""
-    if max(shape) > 9:
-        return f"{j + 1}_{k + 1}"
-    return f"{j + 1}{k + 1}"
 
 
 def describe(value: Any) -> str:

@@ -88,9 +88,9 @@ class Solution:
             values = getattr(solved, weights)
             if values is None:
                 return {}
-            result.update(zip((n for row in layer.weight_names for n in row), values.ravel().tolist()))
+            result.update(zip(layer.weight_names.flat(), values.ravel().tolist()))
             if layer.bias_names is not None:
-                result.update(zip(layer.bias_names, getattr(solved, bias).tolist()))
+                result.update(zip(layer.bias_names.flat(), getattr(solved, bias).tolist()))
         return result
 
     def gradients(self) -> dict[str, float]:
