@@ -30,6 +30,7 @@ class KeyCheck:
     actual: Any
     passed: bool
     message: str = ""
+    solver_value: float | None = None    # the first value the key disagrees with, for display
 
 
 @dataclass(frozen=True)
@@ -92,33 +93,88 @@ def verify_file(path: str) -> FileReport:
     except BpcalcError as error:
         return FileReport(path, error=str(error))
     document = solution.to_dict()
-    checks = tuple(check_entry(document, key, value) for key, value in problem.expected.items())
-    return FileReport(path, problem.title, checks)
+    checks = [check_entry(document, key, value) for key, value in problem.expected.items()]
+    try:
+        checks.extend(question_checks(problem, solution))
+    except BpcalcError as error:
+        return FileReport(path, problem.title, tuple(checks), error=str(error))
+    return FileReport(path, problem.title, tuple(checks))
+
+
+def question_checks(problem: Any, solution: Any) -> list[KeyCheck]:
+    """Question keys the solver can contradict: a numeric question's published ``key``,
+    a formula evaluated at the solver's numbers (``verify:``), and listed formula
+    mistakes, which must really differ from the expected formula."""
+    from .grading import Grader
+
+    if not problem.questions:
+        return []
+    grader = Grader(problem, solution)
+    checks = []
+    for question in grader.questions.values():
+        label = f"questions.{question.id}"
+        if question.kind == "numeric" and question.key is not None:
+            good = agrees(float(question.key), question.value, KEY_TOLERANCE, getattr(question.key, "text", None))
+            checks.append(KeyCheck(label, question.key, question.value, good,
+                                   "" if good else f"the solver gives {float(question.value)!r}",
+                                   None if good else float(question.value)))
+        if question.kind == "formula":
+            checks.extend(_formula_checks(grader, question, label))
+    return checks
+
+
+def _formula_checks(grader: Any, question: Any, label: str) -> list[KeyCheck]:
+    from .expr import evaluate
+    from .formula import equivalent, parse
+
+    checks = []
+    expected = parse(question.value, allowed=question.variables)
+    if question.verify_values:
+        env = {name: grader.number_at(where) for name, where in question.verify_values.items()}
+        value = complex(evaluate(expected, env))
+        want = grader.number_at(question.verify_equals)
+        good = abs(value.imag) < 1e-12 and agrees(value.real, want, KEY_TOLERANCE)
+        checks.append(KeyCheck(f"{label} (at the solver's numbers)", question.verify_equals,
+                               value.real, good, "" if good else
+                               f"the formula gives {value.real!r}, the solver {want!r}"))
+    for wrong, _message in question.known_mistakes:
+        tree = parse(wrong, allowed=question.variables)
+        good = not equivalent(expected, tree, question.variables, ranges=question.ranges)
+        checks.append(KeyCheck(f"{label} (mistake {wrong})", wrong, None, good,
+                               "" if good else "this listed mistake is equivalent to the expected formula"))
+    return checks
 
 
 def check_entry(document: dict[str, Any], path: str, expected: Any) -> KeyCheck:
     """Compare one key entry (a number or nested list) with the solution."""
+    path = str(path)
     try:
-        actual = resolve(document, str(path))
+        actual = resolve(document, path)
     except BpcalcError as error:
-        return KeyCheck(str(path), expected, None, False, str(error))
+        return KeyCheck(path, expected, None, False, str(error))
+    if expected is None:
+        return KeyCheck(path, expected, actual, False, "the key is empty: write the expected value")
+    if actual is None:
+        return KeyCheck(path, expected, actual, False,
+                        "the solution has no value there (null): e.g. a layer without bias, "
+                        "or no learning_rate for an update")
     try:
         want = np.asarray(expected, dtype=np.float64)
-        got = np.asarray(actual, dtype=np.float64)
     except (TypeError, ValueError):
-        return KeyCheck(str(path), expected, actual, False, "expected a number or a list of numbers")
+        return KeyCheck(path, expected, actual, False, "the key is not a number or a list of numbers")
+    got = np.asarray(actual, dtype=np.float64)
     if want.shape != got.shape:
-        return KeyCheck(str(path), expected, actual, False,
+        return KeyCheck(path, expected, actual, False,
                         f"the key has shape {want.shape}, the solution {got.shape}")
     written = [getattr(item, "text", None) for item in _flatten(expected)]
     wrong = [index for index, (w, g, text) in enumerate(zip(want.ravel(), got.ravel(), written))
              if not agrees(float(w), float(g), KEY_TOLERANCE, text)]
     if wrong:
         index = wrong[0]
-        where = "" if want.ndim == 0 else f" (entry {np.unravel_index(index, want.shape)})"
-        return KeyCheck(str(path), expected, actual, False,
-                        f"the solver gives {got.ravel()[index]!r}{where}")
-    return KeyCheck(str(path), expected, actual, True)
+        where = "" if want.ndim == 0 else f" at {list(np.unravel_index(index, want.shape))}"
+        value = float(got.ravel()[index])
+        return KeyCheck(path, expected, actual, False, f"the solver gives {value!r}{where}", value)
+    return KeyCheck(path, expected, actual, True)
 
 
 def _flatten(value: Any) -> list[Any]:

@@ -16,21 +16,29 @@ def _show(value: Any, digits: int, limit: int = 3) -> str:
         return ""
     if isinstance(value, str):
         return value
-    array = np.asarray(value, dtype=np.float64).ravel()
+    try:
+        array = np.asarray(value, dtype=np.float64).ravel()
+    except (TypeError, ValueError):
+        text = repr(value)
+        return text if len(text) <= 30 else text[:29] + "…"
     shown = ", ".join(format_number(v, digits) for v in array[:limit])
     if np.ndim(value) == 0:
         return shown
     return "[" + shown + (", …" if array.size > limit else "") + "]"
 
 
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}" + ("" if number == 1 else "s")
+
+
 def verify_summary(report: VerifyReport) -> str:
     checks = sum(len(f.checks) for f in report.files)
     wrong = sum(not c.passed for f in report.files for c in f.checks)
     broken = sum(1 for f in report.files if f.error)
-    summary = f"{checks} answers in {len(report.files)} files: "
+    summary = f"{_count(checks, 'answer')} in {_count(len(report.files), 'file')}: "
     if report.passed:
         return summary + "all correct."
-    problems = [f"{wrong} wrong" if wrong else "", f"{broken} files broken" if broken else ""]
+    problems = [f"{wrong} wrong" if wrong else "", f"{_count(broken, 'file')} broken" if broken else ""]
     return summary + ", ".join(part for part in problems if part) + "."
 
 
@@ -45,8 +53,8 @@ def verify_tables(report: VerifyReport, digits: int) -> list[Table]:
                       note=file.error)
         for check in file.checks:
             verdict = "ok" if check.passed else "FAIL: " + (
-                check.message if check.actual is None or "shape" in check.message
-                else f"the solver gives {_show(check.actual, digits)}")
+                check.message if check.solver_value is None
+                else f"the solver gives {format_number(check.solver_value, digits)}")
             table.rows.append((check.path, _show(check.expected, digits), verdict))
         tables.append(table)
     return tables

@@ -35,9 +35,35 @@ def print_tables(tables: list[Table], console: Any, heading: str | None = None) 
     if heading:
         console.print(heading, style="bold", markup=False)
     for table in tables:
-        console.print(table.title, style="bold", markup=False)
+        console.print(table.title, style="bold", markup=False, soft_wrap=True)
         if table.rows:
             console.print(rich_table(table, console))
         if table.note:
-            console.print(table.note, markup=False)
+            console.print(table.note, markup=False, soft_wrap=True)
         console.print()
+
+
+class progress_bar:
+    """A Rich progress bar on a terminal (for large batches); nothing otherwise.
+
+    Used as ``with progress_bar(console, total, "Grading") as advance: advance()``.
+    """
+
+    def __init__(self, console: Any, total: int, description: str, minimum: int = 500) -> None:
+        self.console, self.total, self.description = console, total, description
+        self.enabled = console.is_terminal and total >= minimum
+        self.progress: Any = None
+
+    def __enter__(self) -> Any:
+        if not self.enabled:
+            return lambda: None
+        from rich.progress import Progress
+
+        self.progress = Progress(console=self.console, transient=True)
+        self.progress.start()
+        task = self.progress.add_task(self.description, total=self.total)
+        return lambda: self.progress.advance(task)
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.progress is not None:
+            self.progress.stop()
