@@ -84,6 +84,7 @@ class Activation:
     aliases: tuple[str, ...] = ()
     elementwise: bool = True
     backprop_rule: Callable[[Array, Array, Array], Array] | None = None
+    prime_from_output: Callable[[Array], Array] | None = None   # f′ from a = f(z), when cheaper
 
     def __call__(self, z: Array, **params: float) -> Array:
         return self.function(z, **params)
@@ -98,6 +99,8 @@ class Activation:
         """∂C/∂z from ∂C/∂a: grad_a ⊙ f′(z), or Jᵀ grad_a for softmax."""
         if self.backprop_rule is not None:
             return self.backprop_rule(z, a, grad_a)
+        if self.prime_from_output is not None:
+            return grad_a * self.prime_from_output(a)
         return grad_a * self.derivative(z, **params)
 
 
@@ -107,9 +110,11 @@ IDENTITY = Activation(
 )
 SIGMOID = Activation(
     "sigmoid", _sigmoid, _sigmoid_prime, "σ", r"\sigma", "σ′(z) = σ(z)(1 − σ(z))",
+    prime_from_output=lambda a: a * (1.0 - a),
 )
 TANH = Activation(
     "tanh", np.tanh, _tanh_prime, "tanh", r"\tanh", "tanh′(z) = 1 − tanh²(z)",
+    prime_from_output=lambda a: 1.0 - a * a,
 )
 RELU = Activation(
     "relu", _relu, _relu_prime, "ReLU", r"\operatorname{ReLU}",
