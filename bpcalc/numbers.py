@@ -16,21 +16,46 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
+from numbers import Integral
 
 DEFAULT_DIGITS = 6
 _WRITTEN = re.compile(r"\s*[+-]?(?P<int>\d*)(?:\.(?P<frac>\d*))?(?:[eE](?P<exp>[+-]?\d+))?\s*\Z")
 
 
-def format_number(value: float, digits: int = DEFAULT_DIGITS) -> str:
-    """``digits`` significant digits, ASCII minus, no ``e+00`` noise, no ``-0``."""
+def format_number(value: float | int | complex, digits: int = DEFAULT_DIGITS) -> str:
+    """Significant-digit display: 2.08093, -0.00416183, 0.03, 1e-12, 3, -5, 1.5e20, 2j.
+    ASCII minus (answers are pasted into graders), no ``e+00`` noise, no ``-0``."""
+    if isinstance(value, complex):
+        if value.imag == 0:
+            return format_number(value.real, digits)
+        imaginary = format_number(value.imag, digits)
+        if value.real == 0:
+            return f"{imaginary}j"
+        sign = "" if imaginary.startswith("-") else "+"
+        return f"{format_number(value.real, digits)}{sign}{imaginary}j"
+    if isinstance(value, Integral) and not isinstance(value, bool):
+        if abs(int(value)) < 10**15:
+            return str(int(value))
+        value = float(value) if abs(int(value)) < 10**308 else math.copysign(math.inf, value)
     value = float(value)
-    if value == 0 or not math.isfinite(value):
-        return "0" if value == 0 else str(value)
+    if math.isnan(value):
+        return "nan"
+    if math.isinf(value):
+        return "inf" if value > 0 else "-inf"
+    if value == 0:
+        return "0"
     text = f"{value:.{digits}g}"
     if "e" in text:
         mantissa, exponent = text.split("e")
-        return f"{mantissa}e{int(exponent)}"
+        text = f"{mantissa}e{int(exponent)}"
     return text
+
+
+def counted(count: int, noun: str) -> str:
+    """``1 column``, ``2 biases``: a count with its noun, for messages."""
+    if count == 1:
+        return f"1 {noun}"
+    return f"{count} {noun}" + ("es" if noun.endswith(("s", "x", "ch", "sh")) else "s")
 
 
 @dataclass(frozen=True)
