@@ -24,6 +24,7 @@ import numpy as np
 from .activations import ACTIVATIONS, Activation
 from .errors import ProblemFileError
 from .losses import LOSSES, Loss
+from .numbers import counted
 
 MAX_FILE_BYTES = 5_000_000
 MAX_VALUES = 2_000_000          # scalars and containers visited, aliases expanded
@@ -312,13 +313,6 @@ def did_you_mean(word: str, choices: Sequence[str]) -> str:
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
-def ordinal_plural(count: int, noun: str) -> str:
-    """``2 biases``, ``1 column``: a count with its noun."""
-    if count == 1:
-        return f"1 {noun}"
-    return f"{count} {noun}" + ("es" if noun.endswith(("s", "x", "ch", "sh")) else "s")
-
-
 class _Validator:
     """Checks a plain document and builds the Problem, with located errors."""
 
@@ -394,7 +388,7 @@ class _Validator:
             rows = []
             for j, row in enumerate(value):
                 if len(row) != width:
-                    raise self.fail((*path, j), f"expected {ordinal_plural(width, 'number')} like "
+                    raise self.fail((*path, j), f"expected {counted(width, 'number')} like "
                                     f"the first row, got {len(row)}")
                 rows.append([self.number(item, (*path, j, k)) for k, item in enumerate(row)])
             matrix = np.array(rows, dtype=np.float64).reshape(len(rows), width)
@@ -404,7 +398,7 @@ class _Validator:
             flat = np.array([self.number(item, (*path, i)) for i, item in enumerate(value)])
             matrix = flat.reshape(_flat_shape(len(flat), columns))
         if matrix.shape[1] != columns:
-            raise self.fail(path, f"expected {ordinal_plural(columns, 'column')} (one per input "
+            raise self.fail(path, f"expected {counted(columns, 'column')} (one per input "
                             f"of this layer: {feeding}), got a {matrix.shape[0]}×{matrix.shape[1]} matrix")
         return matrix
 
@@ -420,8 +414,8 @@ class _Validator:
         target_path: Path = ("target",) if single else ("examples",)
         if targets.shape[1] != output_size:
             where = target_path if single else ("examples", 0, "target")
-            raise self.fail(where, f"expected {ordinal_plural(output_size, 'target value')} (the output "
-                            f"layer has {ordinal_plural(output_size, 'neuron')}), got {targets.shape[1]}")
+            raise self.fail(where, f"expected {counted(output_size, 'target value')} (the output "
+                            f"layer has {counted(output_size, 'neuron')}), got {targets.shape[1]}")
         loss = self.choice(doc.get("loss", "half_squared_error"), ("loss",), LOSSES, "loss")
         reduction = doc.get("reduction", "mean")
         if reduction not in REDUCTIONS:
@@ -515,15 +509,15 @@ class _Validator:
         if not activation.elementwise and not last:
             raise self.fail((*path, "activation"), f"{activation.name} is only supported on the "
                             "last (output) layer")
-        feeding = (f"the input has {ordinal_plural(columns, 'value')}" if number == 1 else
-                   f"layer {number - 1} has {ordinal_plural(columns, 'neuron')}")
+        feeding = (f"the input has {counted(columns, 'value')}" if number == 1 else
+                   f"layer {number - 1} has {counted(columns, 'neuron')}")
         weights = self.matrix(entry["weights"], (*path, "weights"), columns, feeding)
         size = weights.shape[0]
         bias = None
         if entry.get("bias") is not None:
             bias = self.vector(entry["bias"], (*path, "bias"), "biases")
             if len(bias) != size:
-                raise self.fail((*path, "bias"), f"expected {ordinal_plural(size, 'bias')} (one per "
+                raise self.fail((*path, "bias"), f"expected {counted(size, 'bias')} (one per "
                                 f"neuron of this layer), got {len(bias)}")
         params = dict(activation.params)
         if "slope" in entry:

@@ -134,13 +134,13 @@ def _formula_checks(grader: Any, question: Any, label: str) -> list[KeyCheck]:
         value = complex(evaluate(expected, env))
         want = grader.number_at(question.verify_equals)
         good = abs(value.imag) < 1e-12 and agrees(value.real, want, KEY_TOLERANCE)
-        checks.append(KeyCheck(f"{label} (at the solver's numbers)", question.verify_equals,
+        checks.append(KeyCheck(f"{label} (verify)", question.verify_equals,
                                value.real, good, "" if good else
                                f"the formula gives {value.real!r}, the solver {want!r}"))
-    for wrong, _message in question.known_mistakes:
+    for number, (wrong, _message) in enumerate(question.known_mistakes, start=1):
         tree = parse(wrong, allowed=question.variables)
         good = not equivalent(expected, tree, question.variables, ranges=question.ranges)
-        checks.append(KeyCheck(f"{label} (mistake {wrong})", wrong, None, good,
+        checks.append(KeyCheck(f"{label} (mistake {number})", wrong, None, good,
                                "" if good else "this listed mistake is equivalent to the expected formula"))
     return checks
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from ..numbers import format_number
+from ..numbers import counted, format_number
 from ..verify import VerifyReport
 from .tables import Table
 
@@ -27,18 +27,14 @@ def _show(value: Any, digits: int, limit: int = 3) -> str:
     return "[" + shown + (", …" if array.size > limit else "") + "]"
 
 
-def _count(number: int, noun: str) -> str:
-    return f"{number} {noun}" + ("" if number == 1 else "s")
-
-
 def verify_summary(report: VerifyReport) -> str:
     checks = sum(len(f.checks) for f in report.files)
     wrong = sum(not c.passed for f in report.files for c in f.checks)
     broken = sum(1 for f in report.files if f.error)
-    summary = f"{_count(checks, 'answer')} in {_count(len(report.files), 'file')}: "
+    summary = f"{counted(checks, 'answer')} in {counted(len(report.files), 'file')}: "
     if report.passed:
         return summary + "all correct."
-    problems = [f"{wrong} wrong" if wrong else "", f"{_count(broken, 'file')} broken" if broken else ""]
+    problems = [f"{wrong} wrong" if wrong else "", f"{counted(broken, 'file')} broken" if broken else ""]
     return summary + ", ".join(part for part in problems if part) + "."
 
 
