@@ -67,22 +67,26 @@ def print_json(document: Any) -> None:
     click.echo(text)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 80})
 @click.version_option(__version__, "--version", "-V", prog_name="bpcalc")
 def main() -> None:
     """A calculator and checker for back-propagation homework.
 
-    Write the network of a homework question in a YAML problem file, then:
+    Write the network of a homework question in a YAML problem file, then
+    solve it, explain it step by step, or check your answers against it.
 
     \b
-      bpcalc solve problems/simple_network.yaml      every z, a, δ, gradient and the SGD update
-      bpcalc verify problems/                        prove every answer key right
+    Examples:
+      bpcalc solve problems/simple_network.yaml
+      bpcalc check problems/simple_network.yaml --answer dC_dw1=2.081
+      bpcalc formula "a_k^(l-1)*delta_j^l"
+      bpcalc verify problems/
 
-    Run 'bpcalc COMMAND --help' for a command's options and an example.
+    Run 'bpcalc COMMAND --help' for a command's options and examples.
     """
 
 
-@main.command()
+@main.command(short_help="Every z, a, δ, gradient and the SGD update, as tables.")
 @click.argument("file")
 @format_options("text", "json", "markdown")
 @user_errors
@@ -116,7 +120,7 @@ def solve(file: str, fmt: str, precision: int) -> None:
     print_tables(tables, make_console(), heading)
 
 
-@main.command()
+@main.command(short_help="Prove the answer keys of problem files right.")
 @click.argument("paths", nargs=-1, required=True)
 @format_options("text", "json")
 def verify(paths: tuple[str, ...], fmt: str, precision: int) -> None:
@@ -149,6 +153,243 @@ def verify(paths: tuple[str, ...], fmt: str, precision: int) -> None:
         for broken in (f for f in report.files if f.error):
             click.echo(f"bpcalc: error: {broken.error}", err=True)
     sys.exit(report.exit_code)
+
+
+@main.command(short_help="Show how a formula is read, and evaluate it.")
+@click.argument("text")
+@click.argument("assignments", nargs=-1, metavar="[NAME=VALUE]...")
+@format_options("text", "json", "latex")
+@user_errors
+def formula(text: str, assignments: tuple[str, ...], fmt: str, precision: int) -> None:
+    """Show how bpcalc reads a formula typed in the course grader's syntax.
+
+    Prints the formula fully parenthesized, rendered in Unicode (or LaTeX), the
+    variables it uses, and its value when every variable is given. Use it to
+    see what the grader will read before you submit.
+
+    \b
+    Syntax: + - * / and ^ (or **) for powers, right-associative (2^3^2 = 512);
+      -2^2 = -4; names are a letter then letters, digits and _ (w_1, delta_j);
+      a_k^(l-1) is the variable a_k to the power l-1; w_(jk) is the name w_jk;
+      1e-3 and SI suffixes (2k = 2000, 5% = 0.05); e, pi; sqrt exp ln log10 log2
+      abs fact sin cos tan ... sinh ... arcsin ...; sigma (σ), relu, softplus.
+      Write 2*x, not 2x.
+
+    \b
+    Examples:
+      bpcalc formula "a_k^(l-1)*delta_j^l" a_k=0.03 delta_j=-0.1387 l=2
+      bpcalc formula "sigma(z)*(1-sigma(z))" z=-1.15
+      bpcalc formula "w_1 - eta*partialC/partialw_1" --format latex
+    """
+    from .formula import describe
+
+    values = {}
+    for pair in assignments:
+        name, equals, number = pair.partition("=")
+        try:
+            values[name.strip()] = float(number) if equals and name.strip() else None
+        except ValueError:
+            values[name.strip()] = None
+        if values[name.strip()] is None:
+            raise BadInput(f"{pair!r}: expected NAME=NUMBER, e.g. a_k=0.03")
+    description = describe(text, values)
+    if fmt == "json":
+        print_json(description.to_dict())
+        return
+    if fmt == "latex":
+        click.echo(description.latex)
+        return
+    from .render.formulas import print_formula
+
+    print_formula(description, precision)
+
+
+@main.command(short_help="A derivation step by step, in the course's notation.")
+@click.argument("file")
+@click.option("--param", metavar="NAME",
+              help="Only the chain rule that ∂C/∂NAME needs (a parameter name of the problem, e.g. w2).")
+@click.option("--scalars/--no-scalars", default=None,
+              help="Write every scalar entry after each vector/matrix form "
+                   "[default: on when no layer has more than 5 neurons].")
+@click.option("--step", "stepwise", is_flag=True,
+              help="One step at a time: Enter for the next, b back, q to quit. "
+                   "Without a terminal, prints every step and does not wait.")
+@click.option("--concepts", is_flag=True,
+              help="The course's concept questions answered from this network: the four equations, "
+                   "why BP2 uses the transpose and f′, and σ′ shrinking as |z| grows.")
+@click.option("--standalone", is_flag=True,
+              help="With --format latex: a whole document for pdflatex, not only the align* environments.")
+@format_options("text", "markdown", "latex", "json")
+@user_errors
+def explain(file: str, param: str | None, scalars: bool | None, stepwise: bool, concepts: bool,
+            standalone: bool, fmt: str, precision: int) -> None:
+    """Explain a problem file step by step: forward pass, δ (BP1, BP2), gradients (BP3,
+    BP4) and the SGD update, each as the general equation, the same equation with the
+    problem's numbers put in, and the result.
+
+    Activation derivatives are spelled out where first used, and warnings point at a
+    saturated sigmoid, a dead ReLU, or a δ that vanishes or explodes across layers.
+    Numbers are shown to 4 significant digits unless --precision says otherwise; every
+    step is computed at full precision (≈ marks a rounded result).
+
+    \b
+    Examples:
+      bpcalc explain problems/simple_network.yaml
+      bpcalc explain problems/simple_network.yaml --param w2     (why is my ∂C/∂w2 wrong?)
+      bpcalc explain problems/mazur_2_2_2.yaml --no-scalars --step
+      bpcalc explain problems/simple_network.yaml --concepts
+      bpcalc explain problems/tanh_2_3_1.yaml --format markdown > tanh.md
+      bpcalc explain problems/simple_network.yaml --format latex --standalone > sn.tex
+    """
+    if concepts and param:
+        raise BadInput("--concepts and --param answer different questions; use one of them")
+    if standalone and fmt != "latex":
+        raise BadInput("--standalone only applies to --format latex")
+    if stepwise and fmt != "text":
+        raise BadInput(f"--step pages the text output; it cannot be combined with --format {fmt}")
+    from .derivation import concepts as concept_questions
+    from .derivation import derive
+    from .problem import load
+    from .solver import solve as run
+
+    solution = run(load(file))
+    if concepts:
+        derivation = concept_questions(solution.problem, solution, digits=precision)
+    else:
+        derivation = derive(solution.problem, solution, scalars=scalars, param=param, digits=precision)
+    if fmt == "json":
+        print_json(derivation.to_dict())
+        return
+    if fmt in ("markdown", "latex"):
+        from .render.derivation import render_latex, render_markdown
+
+        text = render_markdown(derivation) if fmt == "markdown" else render_latex(derivation, standalone=standalone)
+        click.echo(text, nl=False)
+        return
+    from .render.terminal import make_console
+
+    console = make_console()
+    if stepwise:
+        from .render.stepper import page
+
+        page(derivation, console)
+    else:
+        from .render.derivation import print_text
+
+        print_text(derivation, console)
+
+
+for _option in explain.params:  # a derivation reads best at 4 significant digits
+    if _option.name == "precision":
+        _option.default = 4
+
+
+def _answer_pairs(pairs: tuple[str, ...]) -> list[tuple[str, str]]:
+    answers = []
+    for pair in pairs:
+        qid, equals, value = pair.partition("=")
+        if not equals or not qid.strip():
+            raise BadInput(f"--answer {pair!r}: expected ID=VALUE, e.g. --answer dC_dw1=2.081")
+        answers.append((qid.strip(), value.strip()))
+    return answers
+
+
+def _answers_file(path: str) -> list[tuple[str, Any]]:
+    from .problem import parse_yaml, read_text
+
+    document, _lines = parse_yaml(read_text(path), path)
+    if not isinstance(document, dict):
+        raise BadInput(f"{path}: expected a mapping of question ids to answers, e.g. 'dC_dw1: 2.081'")
+    return [(str(qid), value) for qid, value in document.items()]
+
+
+@main.command(short_help="Grade your answers; say which mistake a wrong one matches.")
+@click.argument("file")
+@click.option("--answer", "-a", "pairs", multiple=True, metavar="ID=VALUE",
+              help="An answer to grade (repeatable). ID is a question id or a solution path.")
+@click.option("--answers", "answers_path", metavar="FILE",
+              help="A YAML file mapping question ids to answers.")
+@format_options("text", "json")
+@user_errors
+def check(file: str, pairs: tuple[str, ...], answers_path: str | None, fmt: str, precision: int) -> None:
+    """Grade your answers to a problem's questions, and say which mistake a wrong one matches.
+
+    Without answers, on a terminal, asks each question in turn. IDs are the
+    question ids of the problem file; any solution path (gradients.w1,
+    updated.b, layers[2].delta[0]) can be checked too. Numbers are right when
+    within 0.1 % or correctly rounded to what you wrote (3 decimals or 3
+    significant digits at least). Exit code 0 when all are right, 1 otherwise.
+
+    \b
+    Examples:
+      bpcalc check problems/simple_network.yaml --answer dC_dw1=2.081 --answer dC_dw2=-0.139
+      bpcalc check problems/simple_network.yaml --answer "dC_dwjk=a_k^(l-1)*delta_j^l"
+      bpcalc check problems/simple_network.yaml --answers my_answers.yaml --format json
+      bpcalc check problems/simple_network.yaml          (interactive)
+    """
+    from .grading import Grader
+    from .problem import load
+
+    grader = Grader(load(file))
+    answers = _answer_pairs(pairs) + (_answers_file(answers_path) if answers_path else [])
+    if not answers:
+        if not (sys.stdin.isatty() and sys.stdout.isatty()):
+            raise BadInput("no answers given: use --answer ID=VALUE or --answers FILE "
+                           f"(questions: {', '.join(grader.questions) or 'none'})")
+        from .render.interactive import ask_questions
+
+        sys.exit(0 if ask_questions(grader) else EXIT_WRONG)
+    for qid, _value in answers:
+        grader.question(qid)          # unknown ids are bad input, before anything is printed
+    grades = [grader.grade(qid, value) for qid, value in answers]
+    if fmt == "json":
+        print_json([grade.to_dict() for grade in grades])
+    else:
+        from .render.grades import grade_table
+        from .render.terminal import make_console, print_tables
+
+        numeric = any(grader.question(qid).kind == "numeric" for qid, _value in answers)
+        print_tables([grade_table(grades, numeric)], make_console())
+    sys.exit(0 if all(grade.correct for grade in grades) else EXIT_WRONG)
+
+
+@main.command(short_help="Grade a class's submissions into a report.")
+@click.argument("file")
+@click.argument("submissions")
+@click.option("--output", "-o", required=True, metavar="REPORT",
+              help="Where to write the report: .json or .csv.")
+@user_errors
+def grade(file: str, submissions: str, output: str) -> None:
+    """Grade a class's submissions (CSV or JSON Lines) and write a report.
+
+    A CSV has a header 'student,<question id>,...' and one row per student; a
+    JSON Lines file has one {"student": ..., "answers": {id: value}} per line.
+    Malformed rows are reported with their line number and skipped. The report
+    (JSON or CSV, by extension) is written atomically.
+
+    \b
+    Examples:
+      bpcalc grade problems/simple_network.yaml submissions.csv --output report.json
+      bpcalc grade problems/simple_network.yaml submissions.jsonl -o report.csv
+    """
+    from .batch import grade_submissions, read_submissions, write_report
+    from .grading import Grader
+    from .problem import load
+
+    grader = Grader(load(file))
+    if not output.endswith((".json", ".csv")):
+        raise BadInput(f"{output}: the report must be a .json or .csv file")
+    rows = list(read_submissions(submissions, grader.question))
+    from .render.terminal import make_console, print_tables, progress_bar
+
+    console = make_console()
+    with progress_bar(console, len(rows), "Grading") as advance:
+        report = grade_submissions(grader, rows, advance)
+    write_report(report, output)
+    from .render.grades import batch_tables
+
+    print_tables(batch_tables(report), console)
+    click.echo(f"Report written to {output}.")
 
 
 if __name__ == "__main__":  # pragma: no cover
