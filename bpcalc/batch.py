@@ -150,7 +150,7 @@ def _jsonl_rows(handle: io.TextIOBase) -> Iterator[Submission | SkippedRow]:
                 or not isinstance(record.get("answers"), dict)):
             yield SkippedRow(line, 'expected {"student": ..., "answers": {id: value}}')
             continue
-        answers = {str(k): v if isinstance(v, str) else json.dumps(v) if isinstance(v, (list, dict)) else str(v)
+        answers = {str(k): ",".join(map(str, v)) if isinstance(v, list) else str(v)
                    for k, v in record["answers"].items() if v is not None}
         yield Submission(str(record["student"]), answers, line)
 
@@ -183,14 +183,19 @@ def write_report(report: BatchReport, path: str) -> None:
     else:
         raise AnswerError(f"{path}: the report must be a .json or .csv file")
     directory = os.path.dirname(os.path.abspath(path))
-    descriptor, temporary = tempfile.mkstemp(prefix=".bpcalc-report-", dir=directory)
+    try:
+        descriptor, temporary = tempfile.mkstemp(prefix=".bpcalc-report-", dir=directory)
+    except OSError as error:
+        raise AnswerError(f"{path}: cannot write the report ({error.strerror})") from None
     try:
         with os.fdopen(descriptor, "w", encoding="utf-8", newline="") as handle:
             handle.write(text)
         os.replace(temporary, path)
-    except BaseException:
+    except BaseException as error:
         if os.path.exists(temporary):
             os.unlink(temporary)
+        if isinstance(error, OSError):
+            raise AnswerError(f"{path}: cannot write the report ({error.strerror or error})") from None
         raise
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import sys
 from typing import Any, Callable
 
@@ -155,7 +156,8 @@ def verify(paths: tuple[str, ...], fmt: str, precision: int) -> None:
     sys.exit(report.exit_code)
 
 
-@main.command(short_help="Show how a formula is read, and evaluate it.")
+@main.command(short_help="Show how a formula is read, and evaluate it.",
+              context_settings={"ignore_unknown_options": True})
 @click.argument("text")
 @click.argument("assignments", nargs=-1, metavar="[NAME=VALUE]...")
 @format_options("text", "json", "latex")
@@ -171,7 +173,7 @@ def formula(text: str, assignments: tuple[str, ...], fmt: str, precision: int) -
     Syntax: + - * / and ^ (or **) for powers, right-associative (2^3^2 = 512);
       -2^2 = -4; names are a letter then letters, digits and _ (w_1, delta_j);
       a_k^(l-1) is the variable a_k to the power l-1; w_(jk) is the name w_jk;
-      1e-3 and SI suffixes (2k = 2000, 5% = 0.05); e, pi; sqrt exp ln log10 log2
+      1e-3, 5% = 0.05; e, pi; sqrt exp ln log10 log2
       abs fact sin cos tan ... sinh ... arcsin ...; sigma (σ), relu, softplus.
       Write 2*x, not 2x.
 
@@ -379,6 +381,9 @@ def grade(file: str, submissions: str, output: str) -> None:
     grader = Grader(load(file))
     if not output.endswith((".json", ".csv")):
         raise BadInput(f"{output}: the report must be a .json or .csv file")
+    folder = os.path.dirname(os.path.abspath(output))
+    if not os.path.isdir(folder):
+        raise BadInput(f"{output}: the folder {folder} does not exist")
     rows = list(read_submissions(submissions, grader.question))
     from .render.terminal import make_console, print_tables, progress_bar
 

@@ -22,7 +22,7 @@ from typing import Any, Mapping, Sequence
 
 from .errors import AnswerError, BpcalcError, FormulaError
 from .numbers import Tolerance, agrees, format_number
-from .problem import Problem
+from .problem import KEY, Problem
 from .solver import Solution
 
 QUESTION_KEYS = ("id", "prompt", "numeric", "key", "tolerance", "formula", "variables", "ranges",
@@ -70,6 +70,7 @@ class Grade:
     expected: str | None
     message: str
     diagnosis: str | None = None
+    unreadable: bool = False      # the answer could not be read at all (ask again, interactively)
 
     def to_dict(self) -> dict[str, Any]:
         return {"id": self.id, "given": self.given, "correct": self.correct,
@@ -109,7 +110,7 @@ class Grader:
             if key not in QUESTION_KEYS:
                 close = difflib.get_close_matches(str(key), QUESTION_KEYS, n=1)
                 hint = f" (did you mean {close[0]!r}?)" if close else ""
-                raise problem.error((*path, key), f"unknown key {key!r}{hint}; expected one of: "
+                raise problem.error((*path, key, KEY), f"unknown key {key!r}{hint}; expected one of: "
                                     + ", ".join(QUESTION_KEYS))
         qid = spec.get("id")
         if not isinstance(qid, str) or not _ID.match(qid):
@@ -239,7 +240,9 @@ class Grader:
             return self.questions[qid]
         try:
             value = self._path_value(qid)
-        except BpcalcError:
+        except BpcalcError as error:
+            if "." in qid or "[" in qid:
+                raise AnswerError(f"no question {qid!r}, and as a solution path: {error}") from None
             ids = list(self.questions)
             close = difflib.get_close_matches(qid, ids, n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
@@ -254,6 +257,9 @@ class Grader:
         question = self.question(qid)
         text = _answer_text(given)
         key = (question.id, text)
+        if not text:
+            return Grade(question.id, text, False, None if not question.show_expected else
+                         question.expected_text(), "no answer given", unreadable=True)
         if key not in self._grades:
             grade = {"numeric": self._grade_numeric, "formula": self._grade_formula,
                      "choice": self._grade_choice}[question.kind](question, text)
@@ -267,7 +273,7 @@ class Grader:
         number = _parse_number(text)
         if number is None:
             return Grade(question.id, text, False, expected,
-                         f"{text!r} is not a number; write it like 2.081 or -1.5e-3")
+                         f"{text!r} is not a number; write it like 2.081 or -1.5e-3", unreadable=True)
         if agrees(number, question.value, question.tolerance, written=text.strip()):
             return Grade(question.id, text, True, expected, "correct")
         diagnosis = None
@@ -302,7 +308,8 @@ class Grader:
         expected_tree = self._parsed(question.value, question.variables)
         given = self._parsed(text, question.variables)
         if isinstance(given, FormulaError):
-            return Grade(question.id, text, False, question.value, f"cannot read the formula: {given}")
+            return Grade(question.id, text, False, question.value, f"cannot read the formula: {given}",
+                         unreadable=True)
         same = lambda tree: equivalent(expected_tree, tree, question.variables,  # noqa: E731
                                        ranges=question.ranges)
         if same(given):
@@ -325,7 +332,8 @@ class Grader:
         expected = ", ".join(sorted(question.correct))
         if not chosen or not chosen <= set(valid):
             return Grade(question.id, text, False, expected,
-                         f"answer with the letter of an option ({', '.join(valid)}), e.g. b or a,c")
+                         f"answer with the letter of an option ({', '.join(valid)}), e.g. b or a,c",
+                         unreadable=True)
         if chosen == question.correct:
             return Grade(question.id, text, True, expected, "correct")
         notes = [question.feedback[letter] for letter in sorted(chosen - question.correct)
@@ -338,7 +346,7 @@ class Grader:
 
 def _formula_diagnosis(expected: Any, given: Any, question: Question) -> str | None:
     """Generic formula mistakes: sign flipped, one variable swapped for another, a factor left out."""
-    from .expr import Div, Mul, Neg, Sym, substitute, symbols
+    from .expr import Div, Mul, Neg, Sym, substitute, symbols, to_text
     from .formula import equivalent
 
     def same(tree: Any) -> bool:
@@ -354,27 +362,42 @@ def _formula_diagnosis(expected: Any, given: Any, question: Question) -> str | N
         for right in question.variables:
             if right != wrong and same(substitute(given, {wrong: Sym(right)})):
                 return f"You wrote {wrong} where {right} belongs (check the indices)."
-    for factor in question.variables:
-        if same(Mul(given, Sym(factor))):
-            return f"A factor {factor} is missing."
-        if same(Div(given, Sym(factor))):
-            return f"It has an extra factor {factor}."
+    factors = [Sym(name) for name in question.variables] + [
+        factor for factor in _factors(expected) if not isinstance(factor, Sym)]
+    for factor in factors:
+        shown = to_text(factor)
+        if same(Mul(given, factor)):
+            return f"A factor {shown} is missing."
+        if same(Div(given, factor)):
+            return f"It has an extra factor {shown}."
     return None
 
 
+def _factors(tree: Any) -> list[Any]:
+    """The factors of a product (a*b/c -> a, b, c): candidates for a missing factor."""
+    from .expr import Div, Mul
+
+    if isinstance(tree, (Mul, Div)):
+        return _factors(tree.left) + _factors(tree.right)
+    return [tree]
+
+
 def _answer_text(given: Any) -> str:
+    """An answer as text, with the digits as written and a Unicode minus made ASCII."""
+    if given is None:
+        return ""
     if isinstance(given, (list, tuple)):
-        return ",".join(str(item) for item in given)
+        return ",".join(_answer_text(item) for item in given)
     if isinstance(given, float):
         return getattr(given, "text", repr(given))
-    return str(given).strip()
+    return str(given).strip().replace("\u2212", "-")
 
 
 def _parse_number(text: str) -> float | None:
     import math
 
     try:
-        value = float(text.strip().replace("−", "-"))
+        value = float(text.strip())
     except ValueError:
         return None
     return value if math.isfinite(value) else None

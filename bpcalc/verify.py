@@ -31,6 +31,7 @@ class KeyCheck:
     passed: bool
     message: str = ""
     solver_value: float | None = None    # the first value the key disagrees with, for display
+    key_value: float | None = None       # what a formula key gives there, for display
 
 
 @dataclass(frozen=True)
@@ -134,9 +135,9 @@ def _formula_checks(grader: Any, question: Any, label: str) -> list[KeyCheck]:
         value = complex(evaluate(expected, env))
         want = grader.number_at(question.verify_equals)
         good = abs(value.imag) < 1e-12 and agrees(value.real, want, KEY_TOLERANCE)
-        checks.append(KeyCheck(f"{label} (verify)", question.verify_equals,
-                               value.real, good, "" if good else
-                               f"the formula gives {value.real!r}, the solver {want!r}"))
+        checks.append(KeyCheck(f"{label} (verify)", question.verify_equals, value.real, good,
+                               "" if good else f"the formula gives {value.real!r}, the solver {want!r}",
+                               None if good else want, None if good else value.real))
     for number, (wrong, _message) in enumerate(question.known_mistakes, start=1):
         tree = parse(wrong, allowed=question.variables)
         good = not equivalent(expected, tree, question.variables, ranges=question.ranges)

@@ -48,9 +48,15 @@ def verify_tables(report: VerifyReport, digits: int) -> list[Table]:
         table = Table(title, ("Answer", "Key", "Result"), (False, True, False),
                       note=file.error)
         for check in file.checks:
-            verdict = "ok" if check.passed else "FAIL: " + (
-                check.message if check.solver_value is None
-                else f"the solver gives {format_number(check.solver_value, digits)}")
+            if check.passed:
+                verdict = "ok"
+            elif check.key_value is not None:
+                verdict = (f"FAIL: the formula gives {format_number(check.key_value, digits)}, "
+                           f"the solver {format_number(check.solver_value, digits)}")
+            elif check.solver_value is not None:
+                verdict = f"FAIL: the solver gives {format_number(check.solver_value, digits)}"
+            else:
+                verdict = "FAIL: " + check.message
             table.rows.append((check.path, _show(check.expected, digits), verdict))
         tables.append(table)
     return tables
