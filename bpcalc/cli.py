@@ -46,12 +46,12 @@ def user_errors(command: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-def format_options(*formats: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+def format_options(*formats: str, digits: int = 6) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """``--format`` (first choice is the default) and ``--precision``, shared by commands."""
 
     def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
         command = click.option(
-            "--precision", "-p", type=click.IntRange(1, 17), default=6, show_default=True,
+            "--precision", "-p", type=click.IntRange(1, 17), default=digits, show_default=True,
             help="Significant digits shown (JSON always carries full precision).")(command)
         return click.option(
             "--format", "-f", "fmt", type=click.Choice(formats), default=formats[0], show_default=True,
@@ -221,7 +221,7 @@ def formula(text: str, assignments: tuple[str, ...], fmt: str, precision: int) -
                    "why BP2 uses the transpose and f′, and σ′ shrinking as |z| grows.")
 @click.option("--standalone", is_flag=True,
               help="With --format latex: a whole document for pdflatex, not only the align* environments.")
-@format_options("text", "markdown", "latex", "json")
+@format_options("text", "markdown", "latex", "json", digits=4)   # a derivation reads best at 4 digits
 @user_errors
 def explain(file: str, param: str | None, scalars: bool | None, stepwise: bool, concepts: bool,
             standalone: bool, fmt: str, precision: int) -> None:
@@ -265,8 +265,10 @@ def explain(file: str, param: str | None, scalars: bool | None, stepwise: bool, 
     if fmt in ("markdown", "latex"):
         from .render.derivation import render_latex, render_markdown
 
-        text = render_markdown(derivation) if fmt == "markdown" else render_latex(derivation, standalone=standalone)
-        click.echo(text, nl=False)
+        if fmt == "markdown":
+            click.echo(render_markdown(derivation), nl=False)
+        else:
+            click.echo(render_latex(derivation, standalone=standalone), nl=False)
         return
     from .render.terminal import make_console
 
@@ -279,11 +281,6 @@ def explain(file: str, param: str | None, scalars: bool | None, stepwise: bool, 
         from .render.derivation import print_text
 
         print_text(derivation, console)
-
-
-for _option in explain.params:  # a derivation reads best at 4 significant digits
-    if _option.name == "precision":
-        _option.default = 4
 
 
 def _answer_pairs(pairs: tuple[str, ...]) -> list[tuple[str, str]]:

@@ -69,14 +69,15 @@ class Solution:
         """Every weight and bias in order: layer by layer, weights row by row, then biases."""
         for number, (layer, result) in enumerate(zip(self.problem.layers, self.layers), start=1):
             fixed_w, fixed_b = "weights" in layer.fixed, "bias" in layer.fixed
+            names = iter(layer.weight_names.flat())
             for (j, k), value in np.ndenumerate(layer.weights):
-                yield Parameter(layer.weight_names[j][k], number, "weights", (j, k), float(value),
+                yield Parameter(next(names), number, "weights", (j, k), float(value),
                                 float(result.dC_dw[j, k]),
                                 None if result.w_updated is None else float(result.w_updated[j, k]),
                                 fixed_w)
             if layer.bias is not None:
-                for j, value in enumerate(layer.bias):
-                    yield Parameter(layer.bias_names[j], number, "bias", (j,), float(value),
+                for j, (name, value) in enumerate(zip(layer.bias_names.flat(), layer.bias)):
+                    yield Parameter(name, number, "bias", (j,), float(value),
                                     float(result.dC_db[j]),
                                     None if result.b_updated is None else float(result.b_updated[j]),
                                     fixed_b)
