@@ -72,8 +72,13 @@ def forward_table(solution: Solution, digits: int) -> Table:
 def error_table(solution: Solution, digits: int) -> Table:
     problem = solution.problem
     lead = () if problem.single else ("Example",)
+    output = problem.layers[-1].activation
+    fused = problem.loss.fused.get(output.name)
+    note = (f"Here {fused.rule}." if fused else
+            "Softmax couples its outputs: BP1 uses its full Jacobian, δ^L = J(z^L)ᵀ ∇aC."
+            if not output.elementwise else None)
     table = Table("Error terms: δ^L = ∇aC ⊙ f′(z^L), δ^l = ((w^(l+1))ᵀ δ^(l+1)) ⊙ f′(z^l)",
-                  (*lead, "Layer", "j", "δ"), (*(False,) * len(lead), False, True, True))
+                  (*lead, "Layer", "j", "δ"), (*(False,) * len(lead), False, True, True), note=note)
     for example in range(len(problem.inputs)):
         for number in range(len(problem.layers), 0, -1):
             result = solution.layers[number - 1]
