@@ -26,41 +26,19 @@ import sys
 import time
 import uuid
 import warnings
-from importlib.metadata import version
 
 import click
 import pytest
-from click.testing import CliRunner
 
-from bpcalc.cli import main
 from bpcalc.grading import Grader
 from bpcalc.problem import load
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
-REFERENCE = "problems/simple_network.yaml"
+from clitools import CLEAN_ENV, REFERENCE, ROOT, bpcalc, crashed
+
 GRADE_KEYS = {"id", "given", "correct", "expected", "message", "diagnosis"}
 FORMULA_KEYS = {"input", "parsed", "latex", "variables", "value"}
 
-CLEAN_ENV = {name: None for name in (
-    "NO_COLOR", "FORCE_COLOR", "CLICOLOR", "CLICOLOR_FORCE", "TTY_COMPATIBLE", "TTY_INTERACTIVE",
-    "COLUMNS", "LINES", "JUPYTER_COLUMNS", "JUPYTER_LINES", "TERM", "COLORTERM")}
-CLICK_SEPARATES_STDERR = tuple(int(part) for part in version("click").split(".")[:2]) >= (8, 2)
-
-
-@pytest.fixture(autouse=True)
-def _from_repo_root(monkeypatch):
-    monkeypatch.chdir(ROOT)
-
-
-def bpcalc(*args: str, input: str | None = None):
-    """Run ``bpcalc ARGS`` in-process; the result has .exit_code, .stdout and .stderr."""
-    runner = CliRunner() if CLICK_SEPARATES_STDERR else CliRunner(mix_stderr=False)
-    return runner.invoke(main, list(args), input=input, env=CLEAN_ENV, prog_name="bpcalc",
-                         catch_exceptions=True)
-
-
-def crashed(result) -> bool:
-    return result.exception is not None and not isinstance(result.exception, SystemExit)
+pytestmark = pytest.mark.usefixtures("from_repo_root")
 
 
 def assert_bad_input(result, *parts: str) -> str:

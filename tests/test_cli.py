@@ -22,43 +22,16 @@ from importlib.metadata import version
 
 import pytest
 import yaml
-from click.testing import CliRunner
 from rich.cells import cell_len
 
 from bpcalc.cli import main
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
-PROBLEMS = sorted((ROOT / "problems").glob("*.yaml"))
-REFERENCE = "problems/simple_network.yaml"
-ANSI = re.compile(r"\x1b\[")
+from clitools import ANSI, PROBLEMS, REFERENCE, ROOT, bpcalc, crashed
 
-# Environment variables that change how Rich or Click draw; removed for every run so
-# the results do not depend on the shell the tests are started from.
-CLEAN_ENV = {name: None for name in (
-    "NO_COLOR", "FORCE_COLOR", "CLICOLOR", "CLICOLOR_FORCE", "TTY_COMPATIBLE", "TTY_INTERACTIVE",
-    "COLUMNS", "LINES", "JUPYTER_COLUMNS", "JUPYTER_LINES", "TERM", "COLORTERM")}
-
-CLICK_SEPARATES_STDERR = tuple(int(part) for part in version("click").split(".")[:2]) >= (8, 2)
+pytestmark = pytest.mark.usefixtures("from_repo_root")
 
 
 # ------------------------------------------------------------------ helpers
-
-@pytest.fixture(autouse=True)
-def _from_repo_root(monkeypatch):
-    monkeypatch.chdir(ROOT)
-
-
-def bpcalc(*args: str, env: dict | None = None):
-    """Run ``bpcalc ARGS`` in-process; the result has .exit_code, .stdout and .stderr."""
-    runner = CliRunner() if CLICK_SEPARATES_STDERR else CliRunner(mix_stderr=False)
-    return runner.invoke(main, list(args), env={**CLEAN_ENV, **(env or {})},
-                         prog_name="bpcalc", catch_exceptions=True)
-
-
-def crashed(result) -> bool:
-    """An exception other than Click's own exit escaped the command."""
-    return result.exception is not None and not isinstance(result.exception, SystemExit)
-
 
 def sigmoid(z: float) -> float:
     return 1.0 / (1.0 + math.exp(-z))

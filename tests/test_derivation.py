@@ -27,7 +27,6 @@ import pytest
 from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
 
-from bpcalc.activations import ACTIVATIONS
 from bpcalc.derivation import (
     Derivation, Step, concepts, derive, latex, prose_unicode, unicode, _TEXT_LATEX,
 )
@@ -36,11 +35,12 @@ from bpcalc.expr import (
     Add, Call, Div, Hadamard, MatMul, Matrix, Mul, Neg, Num, Pow, Sub, Sym, Transpose,
     Vector, evaluate,
 )
-from bpcalc.losses import LOSSES
 from bpcalc.numbers import format_number, written_precision
 from bpcalc.paths import resolve
 from bpcalc.problem import Problem, load
 from bpcalc.solver import solve
+
+from networks import networks
 
 ROOT = Path(__file__).resolve().parent.parent
 PROBLEM_FILES = sorted(glob.glob(str(ROOT / "problems" / "*.yaml")))
@@ -271,58 +271,6 @@ def test_every_solution_value_is_explained(path):
 
 # ------------------------------------------------------------------ random networks
 
-ELEMENTWISE = sorted({a.name for a in ACTIVATIONS.values() if a.elementwise})
-PROBABILITY_LOSSES = {"cross_entropy", "binary_cross_entropy"}
-finite = lambda lo, hi: st.floats(lo, hi, allow_nan=False, allow_infinity=False,  # noqa: E731
-                                  allow_subnormal=False)
-
-
-@st.composite
-def networks(draw) -> dict:
-    """A problem document: 1–3 layers of width 1–4, any activation and loss, 1–3 examples."""
-    loss = draw(st.sampled_from(sorted(LOSSES)))
-    n_layers = draw(st.integers(1, 3))
-    sizes = [draw(st.integers(1, 4)) for _ in range(n_layers + 1)]
-    if loss in PROBABILITY_LOSSES:
-        output = draw(st.sampled_from(["sigmoid", "softmax"]))
-    else:
-        output = draw(st.sampled_from(ELEMENTWISE + ["softmax"]))
-    layers = []
-    for number in range(1, n_layers + 1):
-        n_out, n_in = sizes[number], sizes[number - 1]
-        activation = output if number == n_layers else draw(st.sampled_from(ELEMENTWISE))
-        layer = {"activation": activation,
-                 "weights": draw(st.lists(st.lists(finite(-1.5, 1.5), min_size=n_in, max_size=n_in),
-                                          min_size=n_out, max_size=n_out))}
-        if draw(st.booleans()):
-            layer["bias"] = draw(st.lists(finite(-1.0, 1.0), min_size=n_out, max_size=n_out))
-        if activation == "leaky_relu" and draw(st.booleans()):
-            layer["slope"] = draw(finite(0.0, 0.5))
-        fixed = draw(st.sampled_from([None, "weights", "bias"]))
-        if fixed is not None:
-            layer["fixed"] = fixed
-        layers.append(layer)
-    n_outputs = sizes[-1]
-    if loss in PROBABILITY_LOSSES:
-        if output == "softmax" and draw(st.booleans()):
-            target = st.integers(0, n_outputs - 1).map(lambda k: [float(j == k) for j in range(n_outputs)])
-        else:
-            target = st.lists(st.one_of(st.sampled_from([0.0, 1.0]), finite(0.0, 1.0)),
-                              min_size=n_outputs, max_size=n_outputs)
-    else:
-        target = st.lists(finite(-2.0, 2.0), min_size=n_outputs, max_size=n_outputs)
-    inputs = st.lists(finite(-2.0, 2.0), min_size=sizes[0], max_size=sizes[0])
-    examples = [{"input": draw(inputs), "target": draw(target)} for _ in range(draw(st.integers(1, 3)))]
-    doc = {"loss": loss, "reduction": draw(st.sampled_from(["mean", "sum"])), "layers": layers}
-    if draw(st.booleans()):
-        doc["learning_rate"] = draw(finite(0.01, 2.0))
-    if len(examples) == 1 and draw(st.booleans()):
-        doc.update(examples[0])
-    else:
-        doc["examples"] = examples
-    return doc
-
-
 def _solved(doc: dict):
     problem = Problem.from_dict(doc)
     try:
@@ -332,7 +280,7 @@ def _solved(doc: dict):
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(networks(), st.integers(2, 7))
+@given(networks(max_layers=3, max_width=4, max_examples=3), st.integers(2, 7))
 def test_every_step_of_random_networks_holds(doc, digits):
     note(repr(doc))
     problem, solution = _solved(doc)
@@ -343,7 +291,7 @@ def test_every_step_of_random_networks_holds(doc, digits):
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(networks(), st.data())
+@given(networks(max_layers=3, max_width=4, max_examples=3), st.data())
 def test_param_chains_of_random_networks_hold(doc, data):
     note(repr(doc))
     problem, solution = _solved(doc)
@@ -358,7 +306,7 @@ def test_param_chains_of_random_networks_hold(doc, data):
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(networks())
+@given(networks(max_layers=3, max_width=4, max_examples=3))
 def test_concepts_of_random_networks_hold(doc):
     problem, solution = _solved(doc)
     if solution is not None:

@@ -6,43 +6,23 @@ from __future__ import annotations
 
 import json
 import os
-import pathlib
 import re
 import shutil
 import subprocess
 import sys
 import time
 import uuid
-from importlib.metadata import version
 
 import pytest
-from click.testing import CliRunner
 from rich.cells import cell_len
 
-from bpcalc.cli import main
+from clitools import ANSI, PROBLEMS, REFERENCE, ROOT, bpcalc
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
-PROBLEMS = sorted((ROOT / "problems").glob("*.yaml"))
 IDS = [p.name for p in PROBLEMS]
-REFERENCE = "problems/simple_network.yaml"
-ANSI = re.compile(r"\x1b\[")
-CLEAN_ENV = {name: None for name in (
-    "NO_COLOR", "FORCE_COLOR", "CLICOLOR", "CLICOLOR_FORCE", "TTY_COMPATIBLE", "TTY_INTERACTIVE",
-    "COLUMNS", "LINES", "JUPYTER_COLUMNS", "JUPYTER_LINES", "TERM", "COLORTERM")}
-CLICK_SEPARATES_STDERR = tuple(int(part) for part in version("click").split(".")[:2]) >= (8, 2)
 FORMATS = ("text", "markdown", "latex", "json")
 VARIANTS = ((), ("--no-scalars",), ("--scalars",), ("--concepts",))
 
-
-@pytest.fixture(autouse=True)
-def _from_repo_root(monkeypatch):
-    monkeypatch.chdir(ROOT)
-
-
-def bpcalc(*args: str, input: str | None = None):
-    runner = CliRunner() if CLICK_SEPARATES_STDERR else CliRunner(mix_stderr=False)
-    return runner.invoke(main, list(args), env=CLEAN_ENV, prog_name="bpcalc", input=input,
-                         catch_exceptions=True)
+pytestmark = pytest.mark.usefixtures("from_repo_root")
 
 
 def ok(*args: str, input: str | None = None) -> str:

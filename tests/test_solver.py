@@ -21,13 +21,14 @@ import numpy as np
 import pytest
 import yaml
 from hypothesis import HealthCheck, assume, given, note, settings
-from hypothesis import strategies as st
 
 from bpcalc.activations import ACTIVATIONS
 from bpcalc.errors import BpcalcError
 from bpcalc.losses import LOSSES
 from bpcalc.problem import Layer, Problem, load
 from bpcalc.solver import solve
+
+from networks import ELEMENTWISE, KINKED, LOSS_NAMES, PROBABILITY_OUTPUTS, needs_probabilities, networks
 
 ROOT = Path(__file__).resolve().parent.parent
 PROBLEM_FILES = sorted(glob.glob(str(ROOT / "problems" / "*.yaml")))
@@ -103,79 +104,10 @@ def test_reference_homework(source):
 
 
 # ====================================== 2. property: gradients = differences
-ELEMENTWISE = sorted(n for n, a in ACTIVATIONS.items() if a.elementwise)
-OUTPUT_ONLY = sorted(n for n, a in ACTIVATIONS.items() if not a.elementwise)
-_PROBE = np.array([[-1000.0, -3.0, -1e-9, 0.0, 1e-9, 3.0, 1000.0]])
-# outputs always in [0, 1]: the ones that can feed a cross-entropy
-PROBABILITY_OUTPUTS = sorted(n for n, a in ACTIVATIONS.items()
-                             if np.all((a(_PROBE, **a.params) >= 0) & (a(_PROBE, **a.params) <= 1)))
-# activations whose derivative jumps at 0 (relu, leaky_relu): their kink
-KINKED = {n for n, a in ACTIVATIONS.items() if a.elementwise
-          and abs(a.prime(np.array([[1e-9]]), **a.params) - a.prime(np.array([[-1e-9]]), **a.params)).max() > 1e-6}
-LOSS_NAMES = sorted(LOSSES)
-
-
-def _needs_probabilities(loss: str) -> bool:
-    return LOSSES[loss].domain(np.array([[2.0]]), np.array([[0.5]])) is not None
-
-
 def test_property_test_covers_the_registries():
     assert {"relu", "leaky_relu"} <= KINKED and "sigmoid" not in KINKED
     assert {"sigmoid", "softmax"} <= set(PROBABILITY_OUTPUTS)
-    assert {"cross_entropy", "binary_cross_entropy"} == {n for n in LOSS_NAMES if _needs_probabilities(n)}
-
-
-finite = lambda lo, hi: st.floats(lo, hi, allow_nan=False, allow_infinity=False,  # noqa: E731
-                                  allow_subnormal=False)
-
-
-@st.composite
-def networks(draw) -> dict:
-    """A problem document: 1–4 layers of width 1–5, any loss with valid targets."""
-    loss = draw(st.sampled_from(LOSS_NAMES))
-    n_layers = draw(st.integers(1, 4))
-    sizes = [draw(st.integers(1, 5)) for _ in range(n_layers + 1)]
-    if draw(st.booleans()):
-        output = draw(st.sampled_from(PROBABILITY_OUTPUTS))
-    else:
-        output = draw(st.sampled_from(PROBABILITY_OUTPUTS if _needs_probabilities(loss)
-                                      else ELEMENTWISE + OUTPUT_ONLY))
-    layers = []
-    for number in range(1, n_layers + 1):
-        n_out, n_in = sizes[number], sizes[number - 1]
-        activation = output if number == n_layers else draw(st.sampled_from(ELEMENTWISE))
-        layer = {"activation": activation,
-                 "weights": draw(st.lists(st.lists(finite(-1.5, 1.5), min_size=n_in, max_size=n_in),
-                                          min_size=n_out, max_size=n_out))}
-        if draw(st.booleans()):
-            layer["bias"] = draw(st.lists(finite(-1.0, 1.0), min_size=n_out, max_size=n_out))
-        if "slope" in ACTIVATIONS[activation].params and draw(st.booleans()):
-            layer["slope"] = draw(finite(0.0, 0.5))
-        fixed = draw(st.sampled_from([None, "weights", "bias", ["weights", "bias"]]))
-        if fixed is not None:
-            layer["fixed"] = fixed
-        layers.append(layer)
-
-    n_examples = draw(st.integers(1, 4))
-    n_outputs = sizes[-1]
-    if _needs_probabilities(loss):
-        if output == "softmax" and draw(st.booleans()):
-            target = st.integers(0, n_outputs - 1).map(lambda k: [float(j == k) for j in range(n_outputs)])
-        else:
-            target = st.lists(st.one_of(st.sampled_from([0.0, 1.0]), finite(0.0, 1.0)),
-                              min_size=n_outputs, max_size=n_outputs)
-    else:
-        target = st.lists(finite(-2.0, 2.0), min_size=n_outputs, max_size=n_outputs)
-    inputs = st.lists(finite(-2.0, 2.0), min_size=sizes[0], max_size=sizes[0])
-    examples = [{"input": draw(inputs), "target": draw(target)} for _ in range(n_examples)]
-    doc = {"loss": loss, "reduction": draw(st.sampled_from(["mean", "sum"])), "layers": layers}
-    if draw(st.booleans()):
-        doc["learning_rate"] = draw(finite(0.01, 2.0))
-    if n_examples == 1 and draw(st.booleans()):
-        doc.update(examples[0])
-    else:
-        doc["examples"] = examples
-    return doc
+    assert {"cross_entropy", "binary_cross_entropy"} == {n for n in LOSS_NAMES if needs_probabilities(n)}
 
 
 # --- an independent forward pass, scalar by scalar, for z, a and the loss
@@ -275,7 +207,7 @@ def _default_names(doc: dict) -> dict[tuple, str]:
 
 
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(networks())
+@given(networks(max_layers=4, max_width=5, max_examples=4))
 def test_gradients_match_finite_differences_of_the_loss(doc):
     note(json.dumps(doc))
     problem = Problem.from_dict(doc)
@@ -288,7 +220,7 @@ def test_gradients_match_finite_differences_of_the_loss(doc):
                 assume(min(abs(v) for v in z) >= 1e-3)
     assume(reference_loss is not None)            # e.g. a sigmoid output rounded to exactly 1
     loss_name = doc["loss"]
-    if _needs_probabilities(loss_name) and doc["layers"][-1]["activation"] not in LOSSES[loss_name].fused:
+    if needs_probabilities(loss_name) and doc["layers"][-1]["activation"] not in LOSSES[loss_name].fused:
         # unfused cross-entropy: ln(1 − a) loses digits as a → 1; keep differences meaningful
         outputs = [_f(doc["layers"][-1]["activation"], per_example[-1], 0.01) for per_example in zs]
         assume(all(1e-3 < v < 1 - 1e-3 for row in outputs for v in row))
@@ -329,7 +261,7 @@ def test_gradients_match_finite_differences_of_the_loss(doc):
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(networks())
+@given(networks(max_layers=4, max_width=5, max_examples=4))
 def test_delta_is_the_error_of_each_examples_own_cost(doc):
     """δ^l_x = ∂C_x/∂z^l for example x alone, checked by moving a zero bias added to z."""
     zs, reference_loss = _reference_forward(doc)
@@ -340,7 +272,7 @@ def test_delta_is_the_error_of_each_examples_own_cost(doc):
             if layer["activation"] in KINKED:
                 assume(min(abs(v) for v in z) >= 1e-3)
     loss_name = doc["loss"]
-    if _needs_probabilities(loss_name) and doc["layers"][-1]["activation"] not in LOSSES[loss_name].fused:
+    if needs_probabilities(loss_name) and doc["layers"][-1]["activation"] not in LOSSES[loss_name].fused:
         outputs = [_f(doc["layers"][-1]["activation"], e[-1], 0.01) for e in zs]
         assume(all(1e-3 < v < 1 - 1e-3 for row in outputs for v in row))
     solution = solve(Problem.from_dict(doc))
@@ -683,7 +615,7 @@ def _random_small_network(seed: int) -> dict:
     rng = np.random.default_rng(seed)
     r = lambda *shape: np.round(rng.uniform(-1.5, 1.5, size=shape), 3).tolist()  # noqa: E731
     loss = LOSS_NAMES[seed % len(LOSS_NAMES)]
-    output = ["sigmoid", "softmax"][seed % 2] if _needs_probabilities(loss) else \
+    output = ["sigmoid", "softmax"][seed % 2] if needs_probabilities(loss) else \
         ELEMENTWISE[seed % len(ELEMENTWISE)]
     hidden = ELEMENTWISE[(seed * 3 + 1) % len(ELEMENTWISE)]
     n_in, n_hidden, n_out = 2, 2, 2 if output == "softmax" else 1 + seed % 2
@@ -691,7 +623,7 @@ def _random_small_network(seed: int) -> dict:
               {"activation": output, "weights": r(n_out, n_hidden), "bias": r(n_out)}]
     if hidden == "leaky_relu":
         layers[0]["slope"] = 0.2
-    targets = (lambda: np.round(rng.uniform(0, 1, n_out), 2).tolist()) if _needs_probabilities(loss) \
+    targets = (lambda: np.round(rng.uniform(0, 1, n_out), 2).tolist()) if needs_probabilities(loss) \
         else (lambda: r(n_out))
     examples = [{"input": r(n_in), "target": targets()} for _ in range(1 + seed % 2)]
     return {"examples": examples, "loss": loss, "reduction": ["mean", "sum"][seed % 2],
