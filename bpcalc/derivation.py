@@ -365,7 +365,23 @@ class Derivation:
 
 def _num(value: float, digits: int) -> Num:
     value = float(value)
-    return Num(value, text=format_number(value, digits))
+    return Num(value, text=shown(value, digits))
+
+
+def shown(value: float, digits: int) -> str:
+    """A number as a step shows it. A value that is not a whole number never displays as
+    one (0.99997 is not shown as "1"): more digits are used until it differs, so that
+    the arithmetic a student redoes with the shown numbers (ln(1 − a), a·(1 − a)) holds."""
+    value = float(value)
+    text = format_number(value, digits)
+    while digits < 17 and value != round(value) and _is_whole(text):
+        digits += 1
+        text = format_number(value, digits)
+    return text
+
+
+def _is_whole(text: str) -> bool:
+    return text.lstrip("-").isdigit()
 
 
 def _as_expr(value: Any, digits: int) -> Expr:

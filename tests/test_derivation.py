@@ -5,7 +5,8 @@ examples, both reductions), every step with numbers is checked three ways:
 
 1. its substituted tree, evaluated with :func:`bpcalc.expr.evaluate` at the full-precision
    values, gives the step's value (relative 1e-9), and the result shown is that value
-   formatted with :func:`bpcalc.numbers.format_number`;
+   formatted with :func:`bpcalc.derivation.shown` (format_number, with more digits where a
+   non-integer would otherwise show as an integer);
 2. the numbers as *displayed* are consistent with the result as displayed: each shown
    number stands for the interval of values that round to it, interval arithmetic carries
    those intervals through the tree, and the outcome must overlap the interval of the
@@ -28,7 +29,7 @@ from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
 
 from bpcalc.derivation import (
-    Derivation, Step, concepts, derive, latex, prose_unicode, unicode, _TEXT_LATEX,
+    Derivation, Step, concepts, derive, latex, prose_unicode, shown, unicode, _TEXT_LATEX,
 )
 from bpcalc.errors import BpcalcError
 from bpcalc.expr import (
@@ -157,7 +158,7 @@ def box(node) -> Box:
 
 def result_interval(step: Step) -> Box:
     values = np.atleast_1d(np.asarray(step.value, dtype=float))
-    parts = [shown_interval(Num(float(v), text=format_number(v, step.digits))) for v in values.ravel()]
+    parts = [shown_interval(Num(float(v), text=shown(v, step.digits))) for v in values.ravel()]
     shape = np.shape(step.value)
     return Box(np.reshape([p.lo for p in parts], shape), np.reshape([p.hi for p in parts], shape))
 
@@ -189,12 +190,12 @@ def check_step(step: Step, document: dict, digits: int | None = None) -> None:
     value = np.asarray(step.value, dtype=float)
     assert np.all(np.isfinite(value)), where
     # the result shown is the value, formatted by the one formatter
-    expected = [format_number(v, step.digits) for v in np.ravel(value)]
+    expected = [shown(v, step.digits) for v in np.ravel(value)]
     assert [n.text for n in nums(step.result)] == expected, where
     # every displayed number in the substituted tree is its own value, rounded
     for n in nums(step.substituted) if step.substituted is not None else []:
         if n.text is not None and n.text not in ("½",):
-            assert n.text == format_number(n.value, digits), where
+            assert n.text == shown(n.value, digits), where
     if step.substituted is not None:
         got = np.asarray(evaluate(step.substituted), dtype=float)
         assert got.shape == value.shape, where
@@ -341,7 +342,7 @@ def test_displayed_arithmetic_is_tight_on_the_reference():
         if step.substituted is None:
             continue
         computed = box(step.substituted)
-        decimals, _ = written_precision(format_number(step.value, step.digits))
+        decimals, _ = written_precision(shown(step.value, step.digits))
         unit = 10.0 ** -decimals
         assert float(np.max(computed.hi - computed.lo)) <= 12 * unit, step.equation_unicode()
 
@@ -613,3 +614,14 @@ def test_param_on_a_wide_network_stays_short():
     assert "layers[1].z" in keys and "layers[1].z[0]" not in keys          # vectors, not 7 sums of 8
     assert keys.count("layers[1].delta[2]") == 1 and "layers[1].delta[0]" not in keys
     assert len(derivation.steps) < 20
+
+
+def test_a_saturated_output_is_never_shown_as_a_whole_number():
+    # σ(12) = 0.9999939: at 2 digits it would read "1", and ln(1 − 1) is not ln(6.1e-6).
+    problem = Problem.from_dict({"input": 1, "target": 0, "loss": "binary_cross_entropy",
+                                 "layers": [{"activation": "sigmoid", "weights": 12}]})
+    derivation = derive(problem, solve(problem), digits=2)
+    numbers = [n for step in derivation.steps for tree in (step.substituted, step.result)
+               if tree is not None for n in nums(tree)]
+    assert numbers and all(n.text != "1" for n in numbers if n.value != 1)
+    assert any(n.text.startswith("0.99999") for n in numbers)
