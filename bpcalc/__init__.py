@@ -23,12 +23,19 @@ _EXPORTS = {
     "solve": "bpcalc.solver",
     "Solution": "bpcalc.solver",
     "BpcalcError": "bpcalc.errors",
+    "derive": "bpcalc.derivation",
+    "Derivation": "bpcalc.derivation",
+    "Grader": "bpcalc.grading",
+    "verify": "bpcalc.verify",
 }
 
 __all__ = ["__version__", *_EXPORTS]
 
 if TYPE_CHECKING:
+    from .derivation import Derivation, derive
     from .errors import BpcalcError
+    from .grading import Grader
+    from .verify import verify
     from .problem import Layer, Problem, load
     from .solver import Solution, solve
 

@@ -1544,12 +1544,19 @@ def _intro(problem: Problem, names: Names, digits: int) -> tuple[Prose, ...]:
     return tuple(lines)
 
 
+def _same_problem(problem: Problem, solution: Solution) -> None:
+    if solution.problem is not problem:
+        raise ValueError("the solution was computed for another problem: pass "
+                         "derive(solution.problem, solution)")
+
+
 def derive(problem: Problem, solution: Solution, *, scalars: bool | None = None,
            param: str | None = None, digits: int = DEFAULT_DIGITS) -> Derivation:
     """The derivation of a solved problem: forward pass, BP1, BP2, BP3/BP4 and the update
     (per example, then combined, for a batch). ``param`` gives only the chain that the
     gradient of that parameter needs; ``scalars`` (default: on for layers of at most
     SCALAR_WIDTH neurons) adds every scalar entry after each vector form."""
+    _same_problem(problem, solution)
     names = Names(problem)
     if scalars is None:
         scalars = _auto_scalars(problem)
@@ -1593,6 +1600,7 @@ def _estimate(problem: Problem, scalars: bool) -> int:
 def concepts(problem: Problem, solution: Solution, digits: int = DEFAULT_DIGITS) -> Derivation:
     """The course's concept questions answered from this network: the four equations with
     this network's numbers, why BP2 uses the transpose and f′, and σ′ shrinking with |z|."""
+    _same_problem(problem, solution)
     names = Names(problem)
     full = derive(problem, solution, scalars=True, digits=digits) if _estimate(problem, True) <= MAX_STEPS \
         else derive(problem, solution, scalars=False, digits=digits)
