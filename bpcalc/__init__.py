@@ -26,7 +26,6 @@ _EXPORTS = {
     "derive": "bpcalc.derivation",
     "Derivation": "bpcalc.derivation",
     "Grader": "bpcalc.grading",
-    "verify": "bpcalc.verify",
 }
 
 __all__ = ["__version__", *_EXPORTS]
@@ -35,7 +34,6 @@ if TYPE_CHECKING:
     from .derivation import Derivation, derive
     from .errors import BpcalcError
     from .grading import Grader
-    from .verify import verify
     from .problem import Layer, Problem, load
     from .solver import Solution, solve
 
