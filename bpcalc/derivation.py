@@ -983,13 +983,19 @@ class _Builder:
             substituted = _loss_gradient(self.p.loss.name, self.num(a[j]), self.num(t[j]), layer.size)
             if general is None:
                 general, substituted = Partial(cost, names.a(L, j)), self.num(grad[j])
-            if not identity:
-                general = Mul(general, _f(name, names.z(L, j), 1))
-                substituted = Mul(substituted, self.num(fp[j]))
-            self.delta_step[(L, x)] = self.add(
-                f"error term, {self.layer_word(L)}{self.neuron_word(L, j)}", names.delta(L, j),
-                general, substituted, delta[j], "BP1", key=self.key("delta", L, x, j), note=note)
+            self.error_term(L, x, j, "BP1", general, substituted, delta[j], fp[j], name, identity, note)
             note = None
+
+    def error_term(self, l: int, x: int, j: int, rule: str, general: Expr | None,
+                   substituted: Expr | None, value: float, slope: float, name: str,
+                   identity: bool, note: Prose | None) -> None:
+        """The scalar step δˡⱼ = (what flows into neuron j)·f′(zˡⱼ), shared by BP1 and BP2."""
+        if not identity and general is not None:
+            general = Mul(general, _f(name, self.names.z(l, j), 1))
+            substituted = Mul(substituted, self.num(slope))
+        self.delta_step[(l, x)] = self.add(
+            f"error term, {self.layer_word(l)}{self.neuron_word(l, j)}", self.names.delta(l, j),
+            general, substituted, value, rule, key=self.key("delta", l, x, j), note=note)
 
     def backpropagate(self, x: int, down_to: int = 1, last_neurons: Sequence[int] | None = None) -> None:
         """BP2: δ^l for l = L−1 … down_to (only ``last_neurons`` of layer down_to)."""
@@ -1030,12 +1036,7 @@ class _Builder:
                     numbers = [Mul(self.num(following.weights[k, j]), self.num(d_next[k]))
                                for k in range(following.size)]
                     general, substituted = _fold(Add, symbols), _fold(Add, numbers)
-                    if not identity:
-                        general = Mul(general, _f(name, names.z(l, j), 1))
-                        substituted = Mul(substituted, self.num(fp[j]))
-                self.delta_step[(l, x)] = self.add(
-                    f"error term, {self.layer_word(l)}{self.neuron_word(l, j)}", names.delta(l, j),
-                    general, substituted, delta[j], "BP2", key=self.key("delta", l, x, j), note=note)
+                self.error_term(l, x, j, "BP2", general, substituted, delta[j], fp[j], name, identity, note)
                 note = None
 
     # -- gradients and the update --------------------------------------------------
