@@ -13,7 +13,7 @@ whose arithmetic would not hold is shown without it rather than wrong.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 
@@ -149,16 +149,18 @@ def latex_text(text: str) -> str:
     return "".join(out)
 
 
-def prose_latex(prose: Iterable[Segment]) -> str:
-    """LaTeX text mode with $…$ math."""
+def prose_latex(prose: Iterable[Segment], math: Callable[[str], str] = lambda tex: f"${tex}$",
+                text: Callable[[str], str] | None = None) -> str:
+    """LaTeX text mode with $…$ math; ``math`` and ``text`` let Markdown reuse the walk."""
+    text = text or latex_text
     out = []
     for segment in prose:
         if isinstance(segment, Math):
-            out.append(f"${math_latex(segment)}$")
+            out.append(math(math_latex(segment)))
         elif isinstance(segment, TeX):
-            out.append(f"${segment.latex}$")
+            out.append(math(segment.latex))
         else:
-            out.append(latex_text(segment))
+            out.append(text(segment))
     return "".join(out)
 
 
@@ -986,6 +988,15 @@ class _Builder:
             self.error_term(L, x, j, "BP1", general, substituted, delta[j], fp[j], name, identity, note)
             note = None
 
+    def grouped(self, parameters: Sequence[Parameter] | None) -> dict[int, list[Parameter]]:
+        """The chosen parameters (default: all, already grouped) by layer, in order."""
+        if parameters is None:
+            return self.by_layer
+        groups: dict[int, list[Parameter]] = {}
+        for parameter in parameters:
+            groups.setdefault(parameter.layer, []).append(parameter)
+        return groups
+
     def error_term(self, l: int, x: int, j: int, rule: str, general: Expr | None,
                    substituted: Expr | None, value: float, slope: float, name: str,
                    identity: bool, note: Prose | None) -> None:
@@ -1124,11 +1135,7 @@ class _Builder:
                      combined([self.num(v) for v in losses]) if written else None,
                      self.s.loss, "cost", key="loss", note=note)
             note = None
-        chosen = parameters if parameters is not None else self.parameters
-        by_layer: dict[int, list[Parameter]] = {}
-        for p in chosen:
-            by_layer.setdefault(p.layer, []).append(p)
-        for l, group in by_layer.items():
+        for l, group in self.grouped(parameters).items():
             layer, result = self.p.layers[l - 1], self.s.layers[l - 1]
             prev = [self.a_values(l - 1, x) for x in range(n)]
             if parameters is None and self.vectors and layer.weights.size > 1:
@@ -1172,11 +1179,7 @@ class _Builder:
                                  _eq(Sym("w"), Sub(Sym("w"), Mul(eta, Partial(Sym("C"), Sym("w")))),
                                      relations=("←",)),
                                  f", with the learning rate η = {format_number(rate, self.digits)}"))
-        chosen = parameters if parameters is not None else self.parameters
-        by_layer: dict[int, list[Parameter]] = {}
-        for p in chosen:
-            by_layer.setdefault(p.layer, []).append(p)
-        for l, group in by_layer.items():
+        for l, group in self.grouped(parameters).items():
             layer, result = self.p.layers[l - 1], self.s.layers[l - 1]
             if parameters is None and self.vectors:
                 for kind, symbol, old, grad, new, size in (

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any, Iterator
 
 from ..derivation import (
-    RELATIONS_LATEX, Derivation, Math, Step, Table, TeX, latex, latex_text, math_latex,
+    RELATIONS_LATEX, Derivation, Math, Step, Table, TeX, latex, latex_text,
     prose_latex, prose_unicode, unicode,
 )
 from ..numbers import format_number
@@ -239,15 +239,8 @@ def markdown_math(tex: str) -> str:
 
 
 def _prose_markdown(prose: Any) -> str:
-    out = []
-    for segment in prose:
-        if isinstance(segment, Math):
-            out.append(f"${markdown_math(math_latex(segment)).replace(chr(10), ' ')}$")
-        elif isinstance(segment, TeX):
-            out.append(f"${markdown_math(segment.latex).replace(chr(10), ' ')}$")
-        else:
-            out.append(_markdown_text(segment))
-    return "".join(out)
+    return prose_latex(prose, math=lambda tex: f"${markdown_math(tex).replace(chr(10), ' ')}$",
+                       text=_markdown_text)
 
 
 def _markdown_text(text: str) -> str:
