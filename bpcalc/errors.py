@@ -33,6 +33,17 @@ class ProblemFileError(BpcalcError):
         super().__init__(f"{where}: {message}")
 
 
+class FileError(BpcalcError):
+    """A file that cannot be read: missing, not a regular file, too large, not UTF-8.
+
+    ``source`` is the path as given (the message shows it with control characters escaped).
+    """
+
+    def __init__(self, message: str, *, source: str | None = None) -> None:
+        self.source = source
+        super().__init__(message)
+
+
 class FormulaError(BpcalcError):
     """A formula that cannot be parsed or evaluated.
 
