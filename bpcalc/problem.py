@@ -223,8 +223,10 @@ def _yaml_error(error: Any, source: str) -> ProblemFileError:
 _CORE_SCHEMA = (
     ("null", r"(?:~|null|Null|NULL|)", ["~", "n", "N", ""]),
     ("bool", r"(?:true|True|TRUE|false|False|FALSE)", list("tTfF")),
-    ("int", r"(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)", list("-+0123456789")),
-    ("float", r"(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?"
+    # Core-schema integers (decimal, 0o, 0x) and floats, in one pattern: each becomes a
+    # float64 here, so one regular expression a scalar is enough (an explicit !!int is
+    # still checked to be an integer).
+    ("float", r"(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?|0o[0-7]+|0x[0-9a-fA-F]+"
               r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))", list("-+0123456789.")),
 )
 _TAG = "tag:yaml.org,2002:"
