@@ -25,6 +25,7 @@ import numpy as np
 from .errors import BpcalcError
 from .numbers import KEY_TOLERANCE, agrees
 from .paths import resolve
+from .problem import KEY
 
 PROBLEM_SUFFIXES = (".yaml", ".yml")
 
@@ -126,7 +127,7 @@ def verify_file(path: str) -> FileReport:
     for key, value in problem.expected.items():
         check = check_entry(document, key, value)
         if check.invalid:
-            check = replace(check, error=str(problem.error(("expected", key), check.message)))
+            check = replace(check, error=str(problem.error(("expected", key, KEY), check.message)))
         checks.append(check)
     if grader is not None:
         try:
