@@ -29,7 +29,7 @@ RAW_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069
 ESCAPES = "\x1b[2J\x1b]0;pwned\x07\x9b31m\u202e"
 MARKUP = "[/bold] [red]x [link=https://example.com]click[/link]"
 GOOD = "input: 1\ntarget: 1\nlayers: [{weights: 1, activation: sigmoid}]\n"
-TIME_GUARD = 10.0        # seconds of CPU for one command: generous, against hangs and blow-ups
+TIME_GUARD = 2.0         # seconds of CPU for one command (the issue's bound), against blow-ups
 
 
 def inert(*texts: str) -> None:
@@ -38,11 +38,11 @@ def inert(*texts: str) -> None:
         assert not RAW_CONTROL.search(text), repr(RAW_CONTROL.search(text).group())
 
 
-def run(*args: str, input: str | None = None, env: dict | None = None):
+def run(*args: str, input: str | None = None, env: dict | None = None, guard: float = TIME_GUARD):
     """bpcalc in-process, with a CPU-time guard; nothing may escape as an exception."""
     start = time.process_time()
     result = bpcalc(*args, input=input, env=env)
-    assert time.process_time() - start < TIME_GUARD, args
+    assert time.process_time() - start < guard, args
     assert not crashed(result), repr(result.exception)
     inert(result.stdout, result.stderr)
     return result
@@ -333,9 +333,7 @@ def test_tables_of_many_layers_are_linear(tmp_path):
     path = tmp_path / "deep.yaml"
     path.write_text("input: 0.5\ntarget: 0.5\nlearning_rate: 0.1\nlayers:\n"
                     + "  - {activation: tanh, weights: 0.9, bias: 0.01}\n" * 3000, encoding="utf-8")
-    start = time.process_time()
-    result = run("solve", str(path))
-    assert time.process_time() - start < 5
+    result = run("solve", str(path), guard=5)
     assert result.exit_code == 0 and "3000 (tanh)" in result.stdout
     too_wide = [line for line in result.stdout.splitlines() if len(line) > 80]
     assert not too_wide
@@ -345,9 +343,7 @@ def test_verify_of_many_files_is_quick(tmp_path):
     shipped = sorted((ROOT / "problems").glob("*.yaml"))
     for index in range(200):
         (tmp_path / f"p{index:03d}.yaml").write_bytes(shipped[index % len(shipped)].read_bytes())
-    start = time.process_time()
-    result = run("verify", str(tmp_path))
-    assert time.process_time() - start < 5
+    result = run("verify", str(tmp_path), guard=5)
     assert result.exit_code == 0 and "in 200 files: all correct." in result.stdout
     assert not [line for line in result.stdout.splitlines()
                 if len(line) > 80 and not line.startswith(str(tmp_path))]
