@@ -25,10 +25,12 @@ from typing import Any, Iterator, Mapping, Sequence
 import numpy as np
 
 from .activations import ACTIVATIONS, Activation
-from .errors import ProblemFileError
+from .errors import FileError, ProblemFileError
 from .files import MAX_PROBLEM_BYTES
+from .files import read_text as read_regular_file
 from .losses import LOSSES, Loss
 from .numbers import counted
+from .usertext import visible
 
 MAX_FILE_BYTES = MAX_PROBLEM_BYTES   # a problem file is read whole, at most this many bytes
 MAX_VALUES = 2_000_000          # scalars and containers, aliases expanded
@@ -164,10 +166,6 @@ def read_text(source: str, *, limit: int | None = None) -> str:
     """The file's text (a regular file of at most ``limit`` bytes, UTF-8, no NUL byte),
     or a one-line ProblemFileError. A FIFO, a device or a directory is refused without
     waiting on it (see :mod:`bpcalc.files`)."""
-    from .errors import FileError
-    from .files import read_text as read_regular_file
-    from .usertext import visible
-
     limit = MAX_FILE_BYTES if limit is None else limit
     try:
         return read_regular_file(source, "a YAML problem file", limit)

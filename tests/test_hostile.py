@@ -347,3 +347,30 @@ def test_verify_of_many_files_is_quick(tmp_path):
     assert result.exit_code == 0 and "in 200 files: all correct." in result.stdout
     assert not [line for line in result.stdout.splitlines()
                 if len(line) > 80 and not line.startswith(str(tmp_path))]
+
+
+def test_solve_markdown_renders_the_title_as_typed(titled):
+    """Rendered by a CommonMark parser (markdown-it-py, which Rich depends on): the
+    heading is exactly the title's characters (escapes shown), with no HTML, link,
+    emphasis or table cell made from it; and every table keeps its columns."""
+    markdown_it = pytest.importorskip("markdown_it")
+    from bpcalc.usertext import visible
+
+    parser = markdown_it.MarkdownIt("commonmark").enable("table")
+    tokens = parser.parse(run("solve", str(titled), "--format", "markdown").stdout)
+    kinds = {token.type for token in tokens} | {child.type for token in tokens for child in token.children or ()}
+    assert not kinds & {"html_inline", "html_block", "link_open", "em_open", "strong_open", "image"}
+    heading = next(tokens[i + 1] for i, token in enumerate(tokens) if token.type == "heading_open")
+    assert "".join(child.content for child in heading.children) == visible(TITLE)
+    assert [t.tag for t in tokens if t.type == "table_open"] == ["table"] * 3
+
+
+@pytest.mark.parametrize("text, escaped", [
+    ("Mazur's step-by-step example (2-2-2)", "Mazur's step-by-step example (2-2-2)"),
+    ("- not a list", "\\- not a list"), ("1. not a list", "1\\. not a list"), ("+ x", "\\+ x"),
+    ("a | b", "a \\| b"), ("# x #", "\\# x \\#"), ("<b>&", "&lt;b\\>&amp;"),
+])
+def test_markdown_escape_escapes_what_acts_and_nothing_else(text, escaped):
+    from bpcalc.usertext import markdown_escape
+
+    assert markdown_escape(text) == escaped

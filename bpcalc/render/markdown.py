@@ -3,7 +3,9 @@
 The heading is the problem's title, user text: it is escaped with
 :func:`bpcalc.usertext.markdown_escape`, so HTML in it is shown, not run, and
 Markdown in it is shown as typed. Cells are escaped too (names, labels): HTML as
-entities, and the characters that act inside a table row.
+entities, and the characters that act inside a table row; not ``_``, which cannot
+open emphasis inside a name such as ``w1_11`` (a name starts with a letter), so
+the default names stay readable in the Markdown source.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import re
 from ..usertext import html_escape, markdown_escape
 from .tables import Table
 
-_INLINE = re.compile(r"([\\`*_\[\]|~])")
+_INLINE = re.compile(r"([\\`*\[\]|~])")
 
 
 def _cell(text: str) -> str:
