@@ -114,14 +114,14 @@ def verify_file(path: str) -> FileReport:
         solution = solve(problem)
     except BpcalcError as error:
         return FileReport(path, error=str(error))
-    grader = None
+    grader, broken = None, None
     if problem.questions:
         from .grading import Grader
 
         try:
             grader = Grader(problem, solution)
-        except BpcalcError as error:
-            return FileReport(path, problem.title, error=str(error))
+        except BpcalcError as error:       # a broken question: the keys are still checked
+            broken = str(error)
     document = grader.document if grader is not None else solution.to_dict()
     checks = []
     for key, value in problem.expected.items():
@@ -133,8 +133,8 @@ def verify_file(path: str) -> FileReport:
         try:
             checks.extend(question_checks(problem, solution, grader))
         except BpcalcError as error:
-            return FileReport(path, problem.title, tuple(checks), error=str(error))
-    return FileReport(path, problem.title, tuple(checks))
+            broken = str(error)
+    return FileReport(path, problem.title, tuple(checks), error=broken)
 
 
 def question_checks(problem: Any, solution: Any, grader: Any = None) -> list[KeyCheck]:
