@@ -244,6 +244,19 @@ def test_keys_that_cannot_be_checked_are_errors_for_that_key(tmp_path, key, said
     assert [c["passed"] for c in document["files"][0]["checks"]] == [False, True]
 
 
+def test_a_broken_question_leaves_the_key_checked(tmp_path):
+    path = tmp_path / "q.yaml"
+    path.write_text(GOOD + "expected:\n  loss: 0.036164744\n  layers[1].z[0]: 2\n"
+                    "questions:\n  - {id: q, numeric: gradients.nope}\n", encoding="utf-8")
+    result = run("verify", str(path))
+    assert result.exit_code == 2 and f"{path}: BROKEN" in result.stdout
+    assert "FAIL: the solver gives 1" in result.stdout
+    [line] = result.stderr.splitlines()
+    assert line.startswith(f"bpcalc: error: {path}:8:") and "questions[0].numeric" in line
+    [file] = json.loads(run("verify", str(path), "-f", "json").stdout)["files"]
+    assert [c["passed"] for c in file["checks"]] == [True, False] and file["error"]
+
+
 # ------------------------------------------------------------------ user text is data
 
 TITLE = f"T {ESCAPES} {MARKUP} <script>alert(1)</script> # **b** _i_ | x"
