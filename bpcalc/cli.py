@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import re
 import sys
 from typing import Any, Callable
 
@@ -28,7 +29,10 @@ class BadInput(click.ClickException):
     exit_code = 2
 
     def show(self, file: Any = None) -> None:
-        click.echo(f"bpcalc: error: {self.format_message()}", err=True)
+        from .usertext import visible
+
+        # The message quotes user text (a file name, a key, a formula): one line, no escapes.
+        click.echo(f"bpcalc: error: {visible(self.format_message())}", err=True)
 
 
 def user_errors(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -60,12 +64,17 @@ def format_options(*formats: str, digits: int = 6) -> Callable[[Callable[..., An
     return decorate
 
 
+# JSON escapes C0 controls itself; these it would write raw (a terminal may act on C1
+# controls such as U+009B, CSI, and the bidi overrides reorder what is shown).
+_JSON_RAW_CONTROLS = re.compile("[\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
 def print_json(document: Any) -> None:
     try:
         text = json.dumps(document, indent=2, allow_nan=False, ensure_ascii=False)
     except ValueError:
         raise BadInput("the result holds a non-finite number, which JSON cannot carry") from None
-    click.echo(text)
+    click.echo(_JSON_RAW_CONTROLS.sub(lambda m: f"\\u{ord(m.group()):04x}", text))
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 80})
@@ -110,7 +119,7 @@ def solve(file: str, fmt: str, precision: int) -> None:
     from .render.tables import solution_tables
 
     tables = solution_tables(solution, precision)
-    heading = solution.problem.title or file
+    heading = solution.problem.title or file       # user text: each renderer makes it inert
     if fmt == "markdown":
         from .render.markdown import tables_markdown
 
@@ -124,6 +133,7 @@ def solve(file: str, fmt: str, precision: int) -> None:
 @main.command(short_help="Prove the answer keys of problem files right.")
 @click.argument("paths", nargs=-1, required=True)
 @format_options("text", "json")
+@user_errors
 def verify(paths: tuple[str, ...], fmt: str, precision: int) -> None:
     """Check the answer keys ('expected:') of problem files against the solver.
 
@@ -138,6 +148,8 @@ def verify(paths: tuple[str, ...], fmt: str, precision: int) -> None:
     """
     from .verify import verify as run
 
+    from .usertext import visible
+
     report = run(paths)
     if not report.files:
         raise BadInput("no problem files (*.yaml) found in " + ", ".join(paths))
@@ -151,8 +163,9 @@ def verify(paths: tuple[str, ...], fmt: str, precision: int) -> None:
 
         print_tables(verify_tables(report, precision), make_console())
         click.echo(verify_summary(report))
-        for broken in (f for f in report.files if f.error):
-            click.echo(f"bpcalc: error: {broken.error}", err=True)
+        for broken in report.files:
+            for line in broken.errors():
+                click.echo(f"bpcalc: error: {visible(line)}", err=True)
     sys.exit(report.exit_code)
 
 

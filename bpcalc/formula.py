@@ -30,7 +30,9 @@ Refused with one helpful sentence and a position: implicit multiplication (``2x`
 ambiguous), LaTeX (``\\eta``, ``\\frac``), non-ASCII (``×``, ``·``, ``÷``, ``−``, ``σ``), unknown
 names (with did-you-mean), unbalanced or empty parentheses, doubled or trailing operators,
 an empty formula, more than 2,000 characters, more than 64 nested parentheses/calls and
-trees more than 100 operations deep (checked before recursing: no RecursionError).
+trees more than 100 operations deep (checked before recursing: no RecursionError). A flat
+chain such as a sum of hundreds of terms counts as one level: it is a long formula, not a
+deep one, and the course grader accepts it.
 A formula is data: it is tokenized and parsed by hand and never reaches eval or Python.
 """
 
@@ -56,7 +58,7 @@ __all__ = ["parse", "equivalent", "describe", "FormulaDescription",
 
 MAX_LENGTH = 2000   # characters
 MAX_NESTING = 64    # parentheses and function calls inside one another
-MAX_DEPTH = 100     # levels of the tree (1+1+...+1 counts one per operator)
+MAX_DEPTH = 100     # levels of operations (a flat chain 1+1+...+1 counts as one level)
 DEFAULT_RANGE = (1.0, 3.0)
 """Sample range for :func:`equivalent`: positive, so ``a_k^(l-1)`` stays real, and away
 from 0, so quotients stay finite."""
@@ -311,11 +313,22 @@ class _Parser:
         return _fail(message, self.text, position)
 
     def node(self, position: int, cls: type, *parts: tuple[Expr, int]) -> tuple[Expr, int]:
-        depth = 1 + max(d for _, d in parts)
+        return cls(*(n for n, _ in parts)), self.deepest(position, 1 + max(d for _, d in parts))
+
+    def deepest(self, position: int, depth: int) -> int:
         if depth > MAX_DEPTH:
             raise self.error(f"the formula is too deeply nested (more than {MAX_DEPTH} "
                              "levels of operations)", position)
-        return cls(*(n for n, _ in parts)), depth
+        return depth
+
+    def chain(self, left: tuple[Expr, int], op: _Token, cls: type,
+              right: tuple[Expr, int], first: int) -> tuple[Expr, int]:
+        """One more term of a flat chain a+b+c… (or a*b*c…, a||b||c…): the chain is one
+        level above its terms however long it is, as edX reads it (a sum of n terms, not
+        n nested sums), so hundreds of terms are not "nesting". ``first`` is the depth
+        of the chain's first term."""
+        depth = self.deepest(op.start, max(left[1], 1 + max(first, right[1])))
+        return cls(left[0], right[0]), depth
 
     def is_sign(self, token: _Token) -> bool:
         return token.kind == "op" and token.text in "+-"
@@ -335,29 +348,32 @@ class _Parser:
         left = self.product(nesting)
         if sign is not None and sign.text == "-":
             left = self.node(sign.start, Neg, left)
+        first = left[1]
         while self.is_sign(self.tok):
             op = self.tok
             self.i += 1
             right = self.product(nesting)
-            left = self.node(op.start, Add if op.text == "+" else Sub, left, right)
+            left = self.chain(left, op, Add if op.text == "+" else Sub, right, first)
         return left
 
     def product(self, nesting: int) -> tuple[Expr, int]:
         left = self.parallel(nesting)
+        first = left[1]
         while self.tok.kind == "op" and self.tok.text in "*/":
             op = self.tok
             self.i += 1
             right = self.parallel(nesting)
-            left = self.node(op.start, Mul if op.text == "*" else Div, left, right)
+            left = self.chain(left, op, Mul if op.text == "*" else Div, right, first)
         return left
 
     def parallel(self, nesting: int) -> tuple[Expr, int]:
         left = self.power(nesting)
+        first = left[1]
         while self.tok.kind == "op" and self.tok.text == "||":
             op = self.tok
             self.i += 1
             right = self.power(nesting)
-            left = self.node(op.start, Parallel, left, right)
+            left = self.chain(left, op, Parallel, right, first)
         return left
 
     def power(self, nesting: int) -> tuple[Expr, int]:

@@ -418,7 +418,7 @@ BAD_INPUTS = {
     "overflowing_literal": (_variant("bias: -1", "bias: 1e999"),
                             r"layers\[2\]\.bias: expected a finite number"),
     "not_a_number": (_variant("input: 3", "input: three"), r"input: expected a number, got 'three'"),
-    "yes_no": (_variant("input: 3", "input: yes"), r"input: expected a number, got true"),
+    "yes_no": (_variant("input: 3", "input: yes"), r"input: expected a number, got 'yes'"),   # YAML 1.2: yes is text
     "empty_file": ("", r": the file is empty"),
     "top_level_list": ("- 1\n- 2\n", r"expected a problem \(a mapping"),
     "duplicate_key": ("input: 1\ninput: 2\ntarget: 1\nlayers: [{weights: 1}]\n", r":2:1: (input: )?duplicate key 'input'"),
@@ -460,7 +460,7 @@ def test_bad_input_is_one_line_on_stderr(tmp_path, case, fmt):
 def test_solve_a_directory_is_bad_input(tmp_path):
     result = bpcalc("solve", str(tmp_path))
     assert result.exit_code == 2 and result.stdout == ""
-    assert result.stderr == f"bpcalc: error: {tmp_path}: is a directory, expected a YAML file\n"
+    assert result.stderr == f"bpcalc: error: {tmp_path}: is a directory, expected a YAML problem file\n"
 
 
 def test_bad_input_in_verify_is_reported_per_file(tmp_path, monkeypatch):

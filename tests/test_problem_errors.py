@@ -433,7 +433,7 @@ def test_bad_problem_file(case, tmp_path):
 BAD_NUMBERS = [
     ("abc", ("expected a number", "'abc'")),
     ("true", ("expected a number", "true")),
-    ("yes", ("expected a number", "true")),        # YAML 1.1: yes is a boolean
+    ("yes", ("expected a number", "'yes'")),       # YAML 1.2: yes is text (1.1 made it true)
     ("null", ("expected a number", "null")),
     ("~", ("expected a number", "null")),
     ("[]", ("expected a number", "a list")),
@@ -502,7 +502,7 @@ def test_missing_file(tmp_path):
 
 def test_directory(tmp_path):
     error = error_for(tmp_path)
-    assert "is a directory" in str(error) and "YAML file" in str(error)
+    assert "is a directory" in str(error) and "YAML problem file" in str(error)
 
 
 def test_not_utf8(tmp_path):
