@@ -35,7 +35,7 @@ from bpcalc.problem import load
 
 from clitools import CLEAN_ENV, REFERENCE, ROOT, bpcalc, crashed
 
-GRADE_KEYS = {"id", "given", "correct", "expected", "message", "diagnosis"}
+GRADE_KEYS = {"id", "given", "correct", "expected", "expected_text", "message", "diagnosis", "unanswered"}
 FORMULA_KEYS = {"input", "parsed", "latex", "variables", "value"}
 
 pytestmark = pytest.mark.usefixtures("from_repo_root")
@@ -101,15 +101,19 @@ def test_check_json_is_a_list_of_grade_objects():
         assert set(grade) == GRADE_KEYS
         assert isinstance(grade["id"], str) and isinstance(grade["given"], str)
         assert isinstance(grade["correct"], bool) and isinstance(grade["message"], str)
-        assert grade["expected"] is None or isinstance(grade["expected"], str)
+        assert grade["expected"] is None or isinstance(grade["expected"], (str, float))
+        assert grade["expected_text"] is None or isinstance(grade["expected_text"], str)
+        assert grade["unanswered"] is False
         assert grade["diagnosis"] is None or isinstance(grade["diagnosis"], str)
     assert [grade["id"] for grade in grades] == ["dC_dw2", "dC_dw1", "delta_l", "sigma_prime", "dC_dwjk"]
     first = grades[0]
     assert first["given"] == "-0.139" and first["correct"] is False
-    assert float(first["expected"]) == pytest.approx(-0.0041618331, rel=1e-5)
+    assert first["expected"] == pytest.approx(-0.0041618331243, rel=1e-11)   # full precision
+    assert first["expected_text"] == "-0.00416183"
     assert "a1" in first["diagnosis"] and "0.03" in first["diagnosis"]
     assert grades[1] == {"id": "dC_dw1", "given": "2.081", "correct": True,
-                         "expected": grades[1]["expected"], "message": "correct", "diagnosis": None}
+                         "expected": grades[1]["expected"], "expected_text": "2.08092",
+                         "message": "correct", "diagnosis": None, "unanswered": False}
     assert "index" in grades[4]["diagnosis"].lower()
 
 

@@ -201,7 +201,7 @@ def test_numeric_questions_follow_the_rule(reference, qid, answer, right):
     assert reference.grade(qid, answer).correct is right
 
 
-@pytest.mark.parametrize("answer", ["abc", "2,081", "1/2", "inf", "nan"])
+@pytest.mark.parametrize("answer", ["abc", "2,081", "inf", "nan", "0_1", "1.0_0", "0x1A", "1,000"])
 def test_a_non_number_is_a_wrong_answer_that_says_how_to_write_one(reference, answer):
     grade = reference.grade("dC_dw1", answer)
     assert not grade.correct and grade.diagnosis is None
@@ -257,6 +257,8 @@ REFERENCE_MISTAKES = [
     ("update", "w1_updated", "-2.071", W1 - G_W1, ["η", "0.1"]),          # w − g, no η
     ("update", "w1_updated", "-0.2081", -ETA * G_W1, []),                 # the step alone
     ("rounded_early", "dC_db", "-0.1368", ROUNDED_DELTA2, ["2 significant"]),
+    ("derivative_twice", "dC_db", "-0.02534", G_B * SP2, ["σ′(z2)", "twice"]),          # δ2·σ′(z2)
+    ("old_value", "w1_updated", "0.01000", W1, ["before the update", "0.01"]),
     ("rounded_early", "dC_dw1", "2.052", ROUNDED_W1, ["2 significant"]),
 ]
 # On the 2-2-2 problem, by hand (see SMALL): ∂C/∂w1_21 = δ1_2·x_1 = 26, ∂C/∂w2_12 = δ2_1·a1_2 = −77.
@@ -569,7 +571,8 @@ def test_the_same_answer_is_parsed_once(monkeypatch):
     third = grader.grade("dC_dwjk", f"  {answer}  ")     # the same answer, typed with spaces
     assert first.correct and second == first and third == first
     assert calls.count(answer) == 1
-    assert len(calls) <= 2            # the answer, and at most the expected formula once
+    # the answer, and at most once each the expected formula and the listed mistakes
+    assert len(calls) <= 2 + len(grader.questions["dC_dwjk"].known_mistakes)
 
 
 def test_a_wrong_formula_is_parsed_once_with_its_diagnosis(monkeypatch):
