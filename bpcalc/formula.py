@@ -676,11 +676,15 @@ class SamplePoints:
         there, or no value at all, means no)?"""
         if got is None:
             return False
-        finite = np.isfinite(want)
-        got, want = got[finite], want[finite]
-        if not np.all(np.isfinite(got)):
-            return False
-        return bool(np.all(np.isclose(got, want, rtol=self.rtol, atol=self.atol)))
+        return bool(self.matching(got[None, :], want)[0])
+
+    def matching(self, got: np.ndarray, want: np.ndarray) -> np.ndarray:
+        """:meth:`same` for many rows at once: row i of ``got`` against ``want`` (one row for
+        all, or one row each). One array operation, however many candidates a diagnosis has."""
+        with np.errstate(all="ignore"):
+            free = ~np.isfinite(want)              # where want is not finite, anything goes
+            close = np.abs(got - want) <= self.atol + self.rtol * np.abs(want)
+            return np.all(free | (np.isfinite(got) & close), axis=-1)
 
 
 def equivalent(expected: Expr | str, given: Expr | str, variables: Sequence[str], *,

@@ -39,7 +39,8 @@ QUESTION_KEYS = ("id", "prompt", "numeric", "key", "tolerance", "formula", "vari
                  "choice", "correct", "feedback", "show_expected", "mistakes", "verify")
 KINDS = ("numeric", "formula", "choice")
 _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_./-]*\Z")
-MEMO_LIMIT = 100_000        # distinct (question, answer) pairs kept; then the memo starts afresh
+MEMO_LIMIT = 100_000        # distinct (question, answer) grades kept; then the memo starts afresh
+PARSE_LIMIT = 20_000        # parsed formulas kept (a tree costs more memory than a grade)
 
 
 @dataclass(frozen=True)
@@ -417,6 +418,7 @@ class Grader:
         self.document = self.solution.to_dict()
         self.questions: dict[str, Question] = {
             question.id: question for question in parse_questions(problem, solution=self.solution)}
+        self.problem_question_ids: tuple[str, ...] = tuple(self.questions)
         self._grades: dict[tuple[str, str], Grade] = {}
         self._candidates_by_path: dict[str, _Candidates] = {}
         self._formulas: dict[tuple[str, tuple[str, ...]], Any] = {}
@@ -441,15 +443,22 @@ class Grader:
         except BpcalcError as error:
             if "." in qid or "[" in qid:
                 raise AnswerError(f"no question {qid!r}, and as a solution path: {error}") from None
-            ids = list(self.questions)
-            close = difflib.get_close_matches(qid, ids, n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
-            known = ", ".join(ids) if ids else "none"
-            raise AnswerError(f"no question {qid!r}{hint}; this problem's questions: {known} "
-                              "(or give a solution path such as gradients.w1)") from None
+            raise AnswerError(_no_question(qid, self.problem_question_ids)
+                              + " (or give a solution path such as gradients.w1)") from None
         question = Question(id=qid, kind="numeric", path=qid, value=value)
         self.questions[qid] = question
         return question
+
+    def asked(self, qid: str) -> Question:
+        """One of the problem's own questions (not a solution path), or a one-line error."""
+        if qid in self.problem_question_ids:
+            return self.questions[qid]
+        message = _no_question(qid, self.problem_question_ids)
+        try:
+            self.question(qid)
+        except BpcalcError:
+            raise AnswerError(message) from None
+        raise AnswerError(f"{message} ({qid!r} is a solution path: grade it from a CSV column)")
 
     # -- answers --------------------------------------------------------------
     def grade(self, qid: str, given: Any) -> Grade:
@@ -506,12 +515,14 @@ class Grader:
         right = agrees(reading.value, question.value, tolerance, reading.written)
         candidates = self._candidates(question)
         if right:
-            old = candidates.index("old_value") if candidates else None
-            if old is not None:
-                previous = float(candidates.values[old])
-                if (agrees(reading.value, previous, tolerance, reading.written)
-                        and abs(reading.value - previous) <= abs(reading.value - question.value)):
-                    return False, candidates.sentences[old]
+            if candidates is not None and candidates.index("old_value") is not None:
+                # An update: the step is often smaller than the tolerance, so the answer must
+                # be closer to the new value than to the old one or to any listed mistake.
+                distance = np.abs(candidates.values - reading.value)
+                rivals = np.flatnonzero(candidates.conceptual & (distance <= abs(reading.value - question.value)))
+                if rivals.size:
+                    closest = rivals[np.argmin(distance[rivals])]
+                    return False, candidates.sentences[closest]
             return True, None
         if not candidates:
             return False, None
@@ -572,7 +583,7 @@ class Grader:
 
         key = (text, tuple(allowed))
         if key not in self._formulas:
-            if len(self._formulas) >= MEMO_LIMIT:
+            if len(self._formulas) >= PARSE_LIMIT:
                 self._formulas.clear()
             try:
                 self._formulas[key] = parse(text, allowed=allowed)
@@ -647,6 +658,12 @@ class Grader:
         return Grade(question.id, text, False, expected, "wrong", diagnosis)
 
 
+def _no_question(qid: str, ids: Sequence[str]) -> str:
+    close = difflib.get_close_matches(qid, list(ids), n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    return f"no question {qid!r}{hint}; this problem's questions: {', '.join(ids) or 'none'}"
+
+
 def _separating(distance: float) -> str:
     """An absolute tolerance under half the distance to the nearest mistake, 1 digit."""
     if distance <= 0 or not math.isfinite(distance):
@@ -659,27 +676,29 @@ def _separating(distance: float) -> str:
 def _formula_diagnosis(check: _FormulaCheck, given: Any, got: np.ndarray, question: Question) -> str | None:
     """The question's listed mistakes first, then generic ones: the sign flipped, one
     variable written for another (an index), a factor left out or one too many. Every
-    check reuses the answer's values at the sample points; the swapped variables are
-    evaluated together, in one pass."""
+    check reuses the answer's values at the sample points, the swapped variables are
+    evaluated together in one pass, and all candidates are compared in one array test."""
     from .expr import symbols
 
     points, want = check.points, check.want
-    for values, message in check.mistakes:
-        if values is not None and points.same(got, values):
-            return message
-    if points.same(-got, want):
-        return "It has the wrong sign."
+    listed = [(values, message) for values, message in check.mistakes if values is not None]
+    if listed:
+        found = points.matching(got[None, :], np.array([values for values, _ in listed]))
+        if found.any():
+            return listed[int(np.argmax(found))][1]
+    rows: list[np.ndarray] = [-got]
+    sentences = ["It has the wrong sign."]
     swaps = [(wrong, right) for wrong in sorted(symbols(given)) if wrong in points.env
              for right in question.variables if right != wrong]
     for (wrong, right), values in zip(swaps, points.swapped(given, swaps)):
-        if points.same(values, want):
-            return f"You wrote {wrong} where {right} belongs (check the indices)."
+        if values is not None:
+            rows.append(values)
+            sentences.append(f"You wrote {wrong} where {right} belongs (check the indices).")
     for shown, values in check.factors:
-        if points.same(got * values, want):
-            return f"A factor {shown} is missing."
-        if points.same(got / values, want):
-            return f"It has an extra factor {shown}."
-    return None
+        rows += [got * values, got / values]
+        sentences += [f"A factor {shown} is missing.", f"It has an extra factor {shown}."]
+    found = points.matching(np.array(rows), want)
+    return sentences[int(np.argmax(found))] if found.any() else None
 
 
 def _factors(tree: Any) -> list[Any]:
@@ -693,6 +712,8 @@ def _factors(tree: Any) -> list[Any]:
 
 def answer_text(given: Any) -> str:
     """An answer as text, with the digits as written and a Unicode minus made ASCII."""
+    if type(given) is str:
+        return given.strip().replace("\u2212", "-")
     if given is None:
         return ""
     if isinstance(given, bool):
