@@ -640,26 +640,33 @@ class SamplePoints:
         """The formula at every point (errors propagate: see :data:`EVALUATION_ERRORS`)."""
         return _evaluate_samples(tree, self.env, self.samples)
 
-    def swapped(self, tree: Expr, swaps: Sequence[tuple[str, str]]) -> list[np.ndarray | None]:
-        """The formula at the points with variable ``wrong`` given ``right``'s values, for each
-        (wrong, right): what ``substitute(tree, {wrong: Sym(right)})`` gives, in one evaluation.
-        None where that variant cannot be evaluated."""
-        if not swaps:
-            return []
-        n = self.samples
-        env = {name: np.tile(values, len(swaps)) for name, values in self.env.items()}
-        for block, (wrong, right) in enumerate(swaps):
-            env[wrong][block * n:(block + 1) * n] = self.env[right]
+    def swaps(self) -> list[tuple[str, str]]:
+        """Every (wrong, right) pair of distinct variables, in sorted order of ``wrong``."""
+        return [(wrong, right) for wrong in sorted(self.names) for right in self.names if right != wrong]
+
+    def with_swaps(self, tree: Expr, swaps: Sequence[tuple[str, str]]) -> tuple[np.ndarray, list[np.ndarray | None]]:
+        """The formula at the points, and with variable ``wrong`` given ``right``'s values for
+        each (wrong, right): what ``substitute(tree, {wrong: Sym(right)})`` gives. All in one
+        evaluation over stacked copies of the points (the stack is built once); a variant
+        that cannot be evaluated is None. Errors of the formula itself propagate."""
+        n, blocks = self.samples, len(swaps) + 1
+        key = tuple(swaps)
+        if getattr(self, "_stack_key", None) != key:
+            stack = {name: np.tile(values, blocks) for name, values in self.env.items()}
+            for block, (wrong, right) in enumerate(swaps, start=1):
+                stack[wrong][block * n:(block + 1) * n] = self.env[right]
+            self._stack, self._stack_key = stack, key
         try:
-            together = _evaluate_samples(tree, env, n * len(swaps))
-            return [together[block * n:(block + 1) * n] for block in range(len(swaps))]
+            together = _evaluate_samples(tree, self._stack, n * blocks)
         except EVALUATION_ERRORS:
-            pass
+            return self.values(tree), self._one_by_one(tree, swaps)
+        return together[:n], [together[block * n:(block + 1) * n] for block in range(1, blocks)]
+
+    def _one_by_one(self, tree: Expr, swaps: Sequence[tuple[str, str]]) -> list[np.ndarray | None]:
         variants: list[np.ndarray | None] = []
-        for wrong, right in swaps:        # one variant fails: evaluate them one by one
-            single = {**self.env, wrong: self.env[right]}
+        for wrong, right in swaps:
             try:
-                variants.append(_evaluate_samples(tree, single, n))
+                variants.append(_evaluate_samples(tree, {**self.env, wrong: self.env[right]}, self.samples))
             except EVALUATION_ERRORS:
                 variants.append(None)
         return variants

@@ -403,8 +403,11 @@ class _FormulaCheck:
 
     points: Any                                         # formula.SamplePoints
     want: np.ndarray
-    mistakes: tuple[tuple[np.ndarray | None, str], ...]  # listed mistakes' values, messages
-    factors: tuple[tuple[str, np.ndarray], ...]          # candidate missing factors
+    mistakes: np.ndarray                                 # listed mistakes' values, one row each
+    mistake_messages: tuple[str, ...]
+    factors: np.ndarray                                  # candidate missing factors' values, a row each
+    swaps: tuple[tuple[str, str], ...]                   # (wrong, right) variable pairs
+    generic: tuple[str, ...]                             # the sentences of the generic candidates
 
 
 class Grader:
@@ -601,22 +604,32 @@ class Grader:
             if isinstance(expected, FormulaError):
                 raise expected
             want = points.expected(expected)
-            listed = []
+            listed, messages = [], []
             for wrong, message in question.known_mistakes:
                 tree = self._parsed(wrong, question.variables)
                 try:
-                    values = None if isinstance(tree, FormulaError) else points.values(tree)
+                    if not isinstance(tree, FormulaError):
+                        listed.append(points.values(tree))
+                        messages.append(message)
                 except EVALUATION_ERRORS:
-                    values = None
-                listed.append((values, message))
-            factors = []
+                    continue
+            factors, shown = [], []
             for factor in [Sym(name) for name in question.variables] + [
                     f for f in _factors(expected) if not isinstance(f, Sym)]:
                 try:
-                    factors.append((to_text(factor), points.values(factor)))
+                    factors.append(points.values(factor))
+                    shown.append(to_text(factor))
                 except EVALUATION_ERRORS:
                     continue
-            self._checks[question.id] = _FormulaCheck(points, want, tuple(listed), tuple(factors))
+            swaps = tuple(points.swaps())
+            generic = ("It has the wrong sign.",
+                       *(f"You wrote {wrong} where {right} belongs (check the indices)." for wrong, right in swaps),
+                       *(sentence for text in shown for sentence in
+                         (f"A factor {text} is missing.", f"It has an extra factor {text}.")))
+            empty = np.empty((0, points.samples))
+            self._checks[question.id] = _FormulaCheck(
+                points, want, np.array(listed) if listed else empty, tuple(messages),
+                np.array(factors) if factors else empty, swaps, generic)
         return self._checks[question.id]
 
     def _grade_formula(self, question: Question, text: str) -> Grade:
@@ -629,13 +642,13 @@ class Grader:
                          unreadable=True)
         with np.errstate(all="ignore"):
             try:
-                got = check.points.values(given)
+                got, swapped = check.points.with_swaps(given, check.swaps)
             except EVALUATION_ERRORS as error:
                 return Grade(question.id, text, False, question.value,
                              f"wrong: it cannot be computed at the sampled values ({error})")
             if check.points.same(got, check.want):
                 return Grade(question.id, text, True, question.value, "correct")
-            diagnosis = _formula_diagnosis(check, given, got, question)
+            diagnosis = _formula_diagnosis(check, got, swapped)
         return Grade(question.id, text, False, question.value,
                      "wrong (it differs from the expected formula at sampled values)", diagnosis)
 
@@ -673,32 +686,26 @@ def _separating(distance: float) -> str:
     return f"{{abs: {format_number(math.floor(half / step) * step, 1)}, rounding: true}}"
 
 
-def _formula_diagnosis(check: _FormulaCheck, given: Any, got: np.ndarray, question: Question) -> str | None:
+def _formula_diagnosis(check: _FormulaCheck, got: np.ndarray, swapped: list[np.ndarray | None]) -> str | None:
     """The question's listed mistakes first, then generic ones: the sign flipped, one
     variable written for another (an index), a factor left out or one too many. Every
-    check reuses the answer's values at the sample points, the swapped variables are
-    evaluated together in one pass, and all candidates are compared in one array test."""
-    from .expr import symbols
-
+    check reuses the answer's values at the sample points (the swapped variables were
+    evaluated with them, in one pass), and all candidates are compared in one array test.
+    A swap of a variable the answer does not use leaves its values unchanged, so it can
+    never match: the first match is the first swap of a used variable, in sorted order."""
     points, want = check.points, check.want
-    listed = [(values, message) for values, message in check.mistakes if values is not None]
-    if listed:
-        found = points.matching(got[None, :], np.array([values for values, _ in listed]))
+    if len(check.mistakes):
+        found = points.matching(got[None, :], check.mistakes)
         if found.any():
-            return listed[int(np.argmax(found))][1]
-    rows: list[np.ndarray] = [-got]
-    sentences = ["It has the wrong sign."]
-    swaps = [(wrong, right) for wrong in sorted(symbols(given)) if wrong in points.env
-             for right in question.variables if right != wrong]
-    for (wrong, right), values in zip(swaps, points.swapped(given, swaps)):
-        if values is not None:
-            rows.append(values)
-            sentences.append(f"You wrote {wrong} where {right} belongs (check the indices).")
-    for shown, values in check.factors:
-        rows += [got * values, got / values]
-        sentences += [f"A factor {shown} is missing.", f"It has an extra factor {shown}."]
-    found = points.matching(np.array(rows), want)
-    return sentences[int(np.argmax(found))] if found.any() else None
+            return check.mistake_messages[int(np.argmax(found))]
+    unusable = np.full_like(got, np.nan)
+    factors = check.factors
+    rows = np.concatenate([-got[None, :],
+                           np.array([unusable if values is None else values for values in swapped]
+                                    ).reshape(len(swapped), -1),
+                           np.stack([got * factors, got / factors], axis=1).reshape(-1, got.shape[0])])
+    found = points.matching(rows, want)
+    return check.generic[int(np.argmax(found))] if found.any() else None
 
 
 def _factors(tree: Any) -> list[Any]:

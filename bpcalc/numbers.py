@@ -255,11 +255,12 @@ def _short(text: str, limit: int = 40) -> str:
 
 
 def allowed_error(exact: Any, tolerance: Tolerance, written: Written | None) -> Any:
-    """How far an answer may be from ``exact`` (a number or an array of candidate values):
+    """How far an answer may be from ``exact`` (a number, or an array of candidate values):
     the tolerance, or half a unit of the last digit written when rounding counts."""
-    bound = np.maximum(tolerance.abs, tolerance.rel * np.abs(exact))
+    maximum = np.maximum if isinstance(exact, np.ndarray) else max
+    bound = maximum(tolerance.abs, tolerance.rel * abs(exact))
     if tolerance.rounding and written is not None and written.rounding_counts:
-        bound = np.maximum(bound, written.half_unit * (1 + 1e-9))
+        bound = maximum(bound, written.half_unit * (1 + 1e-9))
     return bound
 
 
@@ -273,11 +274,12 @@ def agrees(given: float, exact: float, tolerance: Tolerance = Tolerance(),
         return given == exact
     if isinstance(written, str) or written is None:
         written = read_written(written if written is not None else repr(float(given)))
-    return bool(agreeing(given, np.float64(exact), tolerance, written))
+    return bool(agreeing(float(given), float(exact), tolerance, written))
 
 
 def agreeing(given: float, exact: Any, tolerance: Tolerance, written: Written | None) -> Any:
-    """:func:`agrees` for an array of exact values at once (the diagnosis candidates)."""
-    error = np.abs(given - exact)
-    slack = _SLACK * np.maximum(np.abs(exact), abs(given))
-    return error <= allowed_error(exact, tolerance, written) + slack
+    """:func:`agrees` for a float, or for an array of exact values at once (the diagnosis
+    candidates); the slack absorbs float64 noise, so the tolerance is the same both ways."""
+    maximum = np.maximum if isinstance(exact, np.ndarray) else max
+    error = abs(given - exact)
+    return error <= allowed_error(exact, tolerance, written) + _SLACK * maximum(abs(exact), abs(given))

@@ -692,3 +692,55 @@ def test_interactive_nothing_answered_is_not_all_right(monkeypatch, capsys):
 
     scripted_prompt(monkeypatch, ["", ""])
     assert ask_questions(Grader(load(REFERENCE))) is False
+
+
+# ================================================================== precision, colour
+
+def test_check_precision_applies_to_the_expected_value():
+    result = bpcalc("check", REFERENCE, "-a", "dC_dw2=-0.139", "-p", "10")
+    assert result.exit_code == 1
+    assert "expected -0.004161833124" in " ".join(result.stdout.split())
+    _code, grades = check_json("dC_dw2=-0.139", options=("-p", "10"))
+    assert grades[0]["expected_text"] == "-0.004161833124"
+    assert grades[0]["expected"] == pytest.approx(-0.00416183312434091, rel=1e-15)   # always full
+
+
+def test_grade_precision_applies_to_the_report(tmp_path):
+    (tmp_path / "subs.csv").write_text("student,dC_dw2\nann,-0.004\n", encoding="utf-8")
+    report = tmp_path / "report.json"
+    result = bpcalc("grade", REFERENCE, str(tmp_path / "subs.csv"), "-o", str(report), "-p", "3")
+    assert result.exit_code == 0
+    answer = json.loads(report.read_text(encoding="utf-8"))["students"][0]["answers"][0]
+    assert answer["expected_text"] == "-0.00416" and answer["correct"] is True
+
+
+COLOUR = re.compile(r"\x1b\[[0-9;]*3[0-7](;[0-9]+)*m|\x1b\[[0-9;]*38;")
+
+
+@pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
+@pytest.mark.parametrize("setting, coloured, styled", [
+    ("", True, True), ("NO_COLOR=1 ", False, True), ("TERM=dumb ", False, False)],
+    ids=["colour", "NO_COLOR", "TERM=dumb"])
+def test_interactive_check_follows_the_terminals_colour_rules(tmp_path, setting, coloured, styled):
+    socket = str(tmp_path / f"tmux-{uuid.uuid4().hex[:8]}")
+    command = f"env {setting}{sys.executable} -m bpcalc check {REFERENCE}; echo EXIT=$?; sleep 60"
+    env = {key: value for key, value in os.environ.items() if key not in CLEAN_ENV and key != "TMUX"}
+    env["TERM"] = "xterm-256color"
+    started = subprocess.run(["tmux", "-S", socket, "new-session", "-d", "-s", "check", "-x", "80",
+                              "-y", "40", "-c", str(ROOT), command], env=env, timeout=10)
+    assert started.returncode == 0
+    deadline = time.monotonic() + 30
+    try:
+        _wait_for(socket, "dC_dw1 (a number):", deadline)
+        for reply, then in [("2.081", "[2/13]"), ("-0.139", "[3/13]")]:
+            _tmux(socket, "send-keys", "-t", "check", "-l", "--", reply)
+            _tmux(socket, "send-keys", "-t", "check", "Enter")
+            _wait_for(socket, then, deadline)
+        _tmux(socket, "send-keys", "-t", "check", "C-d")
+        _wait_for(socket, "EXIT=", deadline)
+        screen = _tmux(socket, "capture-pane", "-p", "-e", "-J", "-S", "-", "-t", "check")
+    finally:
+        _tmux(socket, "kill-session", "-t", "check")
+    assert "✓ correct" in screen and "a1 = 0.03" in screen
+    assert bool(COLOUR.search(screen)) is coloured, repr(screen[:2000])
+    assert ("\x1b[1m" in screen) is styled, repr(screen[:2000])

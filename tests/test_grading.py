@@ -679,3 +679,87 @@ def test_verify_formula_failure_honours_precision(tmp_path):
     assert result.exit_code == 1
     assert "-0.4062" in result.output and "-0.1981" in result.output
     assert not re.search(r"\d\.\d{8,}", result.output), result.output
+
+
+# ------------------------------------------------------------------ diagnosis on any shape, by hand
+
+# A 2-3-2 identity network (both weight matrices non-square), no biases, ½Σ(a − t)²:
+#   x = (1, 3), W1 = [[2, 0], [1, 1], [1, 2]] (3×2), W2 = [[1, 2, 0], [0, 1, 3]] (2×3), t = (1, 1)
+#   a1 = W1 x = (2, 4, 7), a2 = W2 a1 = (10, 25), δ2 = a2 − t = (9, 24)
+#   δ1_k = Σ_j W2_jk δ2_j = (9, 2·9 + 24, 3·24) = (9, 42, 72)                          (right)
+#   untransposed: δ1_k = Σ_{j<2} W2_kj δ2_j for k < 2: (1·9 + 2·24, 0·9 + 1·24) = (57, 24);
+#   δ1_3 would need W2_3j, which does not exist: no such mistake for layer 1's third row
+#   a^l for a^(l−1): ∂C/∂w2_jk = δ2_j a2_k for k < 2 (a2 has 2 entries): w2_12 = 9·25 = 225
+NON_SQUARE = {"input": [1, 3], "target": [1, 1], "layers": [
+    {"activation": "identity", "weights": [[2, 0], [1, 1], [1, 2]]},
+    {"activation": "identity", "weights": [[1, 2, 0], [0, 1, 3]]}]}
+NS_RIGHT = {"w1_11": 9 * 1, "w1_21": 42 * 1, "w1_31": 72 * 1, "w2_12": 9 * 4}
+NON_SQUARE_MISTAKES = [
+    ("not_transposed", "gradients.w1_11", "57", 57 * 1, ["transpose"]),
+    ("not_transposed", "gradients.w1_12", "171", 57 * 3, ["transpose"]),
+    ("not_transposed", "gradients.w1_21", "24", 24 * 1, ["transpose"]),
+    ("wrong_activation", "gradients.w2_12", "225", 9 * 25, ["a^(l−1)"]),
+    ("wrong_activation", "gradients.w2_22", "600", 24 * 25, ["a^(l−1)"]),
+]
+
+
+@pytest.fixture(scope="module")
+def non_square() -> Grader:
+    return Grader(Problem.from_dict(NON_SQUARE))
+
+
+def test_the_non_square_network_by_hand(non_square):
+    gradients = non_square.document["gradients"]
+    assert {name: gradients[name] for name in NS_RIGHT} == NS_RIGHT
+
+
+@pytest.mark.parametrize("name, qid, answer, hand, facts", NON_SQUARE_MISTAKES,
+                         ids=[f"{m[0]}-{m[1]}={m[2]}" for m in NON_SQUARE_MISTAKES])
+def test_mistakes_on_a_non_square_network(non_square, name, qid, answer, hand, facts):
+    _check_mistake(non_square, name, qid, answer, hand, facts)
+
+
+def test_mistakes_whose_indices_do_not_exist_are_skipped(non_square):
+    names = {name for name, _v, _s in bpcalc.mistakes.candidates(
+        non_square.problem, non_square.solution, "gradients.w1_31")}
+    assert "not_transposed" not in names                   # needs W2_3j: W2 has 2 rows
+    names = {name for name, _v, _s in bpcalc.mistakes.candidates(
+        non_square.problem, non_square.solution, "gradients.w2_13")}
+    assert "wrong_activation" not in names                 # needs a2_3: layer 2 has 2 neurons
+
+
+def test_softmax_with_cross_entropy_without_its_jacobian():
+    # z = (1, 0, −1), a = softmax(z), t = (0, 1, 0): δ = a − t; forgetting the Jacobian gives
+    # δ = ∂C/∂a = −t/a = (0, −1/a_2, 0), and ∂C/∂w1_21 = δ_2·x = −S/e⁰ = −(e + 1 + 1/e)
+    grader = Grader(Problem.from_dict({"input": 1, "target": [0, 1, 0], "loss": "cross_entropy",
+                                       "layers": [{"activation": "softmax", "weights": [1, 0, -1]}]}))
+    total = math.e + 1 + 1 / math.e
+    assert grader.document["gradients"]["w1_21"] == pytest.approx(1 / total - 1)
+    grade = grader.grade("gradients.w1_21", f"{-total:.4f}")
+    assert not grade.correct and "softmax" in grade.diagnosis and "a1 − t" in grade.diagnosis
+    # for the classes with t = 0 the same mistake gives δ = 0: an answer 0 is that mistake
+    assert "softmax" in grader.grade("gradients.w1_11", "0").diagnosis
+
+
+def test_sigmoid_with_binary_cross_entropy_without_sigma_prime():
+    # a = σ(0.5), t = 1: δ = a − t; forgetting σ′ gives ∂C/∂a = (a − t)/(a(1 − a)) = −1/a
+    grader = Grader(Problem.from_dict({"input": 1, "target": 1, "loss": "binary_cross_entropy",
+                                       "layers": [{"activation": "sigmoid", "weights": 0.5}]}))
+    a = sigmoid(0.5)
+    assert grader.document["gradients"]["w1_11"] == pytest.approx(a - 1)
+    grade = grader.grade("gradients.w1_11", f"{-1 / a:.5f}")
+    assert not grade.correct and "binary_cross_entropy" in grade.diagnosis and "σ′(z1)" in grade.diagnosis
+
+
+def test_the_closest_mistake_is_named():
+    # tanh hidden layer: leaving out tanh′ and using tanh for tanh′ give values 3 % apart;
+    # an answer equal to one of them to every digit is named as that one.
+    doc = {"input": [0.5, -1.0], "target": [0.2], "layers": [
+        {"activation": "tanh", "weights": [[0.4, 0.3], [-0.6, 0.9]]},
+        {"activation": "identity", "weights": [[0.7, -0.5]]}]}
+    grader = Grader(Problem.from_dict(doc))
+    found = bpcalc.mistakes.candidates(grader.problem, grader.solution, "gradients.w1_11")
+    for name, value, sentence in found:
+        if name in ("missing_derivative", "function_for_derivative", "derivative_twice"):
+            grade = grader.grade("gradients.w1_11", repr(value))
+            assert sentence in grade.diagnosis, (name, grade.diagnosis)

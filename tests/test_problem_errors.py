@@ -769,3 +769,111 @@ def test_every_activation_and_loss_is_listed_when_unknown(tmp_path):
     message = Case("loss", "input: 1\ntarget: 1\nloss: nope\nlayers:\n  - weights: 1\n    activation: identity\n",
                    3, "loss", ()).check(tmp_path)
     assert set(message.split("expected one of: ")[1].split(", ")) == set(LOSSES)
+
+
+# --------------------------------------------------- problem files that cannot silently change the maths
+MATHS = [
+    Case("activation-missing", """
+        input: 1
+        target: 1
+        layers:
+          - weights: 1
+        """, 4, "layers[1]", ("missing key 'activation'", "activation: identity", "sigmoid")),
+    Case("bce-target-above-1", """
+        input: 1
+        target: 2
+        loss: binary_cross_entropy
+        layers:
+          - activation: sigmoid
+            weights: 1
+        """, 2, "target", ("between 0 and 1", "binary_cross_entropy", "got 2")),
+    Case("ce-target-negative", """
+        examples:
+          - {input: 1, target: [0.5, 0.5]}
+          - {input: 2, target: [1.5, -0.5]}
+        loss: cross_entropy
+        layers:
+          - activation: softmax
+            weights: [1, 2]
+        """, 3, "examples[1].target[0]", ("between 0 and 1", "got 1.5")),
+    Case("ce-on-one-sigmoid-output", """
+        input: 1
+        target: 1
+        loss: cross_entropy
+        layers:
+          - activation: sigmoid
+            weights: 1
+        """, 3, "loss", ("single output", "(1 − t)", "binary_cross_entropy")),
+    Case("weights-transposed", """
+        input: [1, 2, 3]
+        target: [1, 0]
+        layers:
+          - activation: sigmoid
+            weights: [[1, 2], [3, 4], [5, 6]]
+        """, 5, "layers[1].weights", ("expected 3 columns", "3×2", "did you write it transposed?")),
+    Case("class-index-target", """
+        input: [1, 2]
+        target: 1
+        loss: cross_entropy
+        layers:
+          - activation: softmax
+            weights: [[1, 2], [3, 4], [5, 6]]
+        """, 2, "target", ("expected 3 target values", "one-hot", "[0, 1, 0]")),
+    Case("bias-none", """
+        input: 1
+        target: 1
+        layers:
+          - activation: sigmoid
+            weights: 1
+            bias: none
+        """, 6, "layers[1].bias", ("'none'", "omit 'bias' or write bias: null")),
+    Case("inputs-plural", """
+        inputs: [[1], [2]]
+        targets: [1, 2]
+        layers:
+          - activation: sigmoid
+            weights: 1
+        """, 1, "inputs", ("unknown key 'inputs'", "examples: [{input: …, target: …}, …]")),
+    Case("question-broken-at-load", """
+        input: 1
+        target: 1
+        layers:
+          - activation: sigmoid
+            weights: 1
+        questions:
+          - id: q
+            numeric: gradients.w9
+        """, 8, "questions[0].numeric", ("gradients.w9",)),
+]
+
+
+@pytest.mark.parametrize("case", MATHS, ids=[c.id for c in MATHS])
+def test_problem_files_cannot_silently_change_the_maths(case, tmp_path):
+    case.check(tmp_path)
+
+
+@pytest.mark.parametrize("activation, loss", [("Sigmoid", "Half_Squared_Error"), ("RELU", "squared_error"),
+                                              ("Tanh ", "MEAN_SQUARED_ERROR"), ("Linear", "half_squared_error")])
+def test_activation_and_loss_names_are_case_insensitive(activation, loss, tmp_path):
+    path = write(tmp_path, f"""
+        input: 1
+        target: 1
+        loss: {loss}
+        layers:
+          - activation: "{activation}"
+            weights: 0.5
+        """)
+    problem = load(path)
+    assert problem.layers[0].activation is ACTIVATIONS[activation.strip().lower()]
+    assert problem.loss is LOSSES[loss.lower()]
+
+
+def test_targets_0_and_1_are_fine_for_cross_entropies(tmp_path):
+    load(write(tmp_path, """
+        input: 1
+        target: [0, 1, 0]
+        loss: cross_entropy
+        layers:
+          - activation: softmax
+            weights: [1, 2, 3]
+        """))
