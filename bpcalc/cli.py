@@ -410,7 +410,7 @@ def grade(file: str, submissions: str, output: str, all_questions: bool, precisi
     Examples:
       bpcalc grade problems/simple_network.yaml submissions.csv --output report.json
       bpcalc grade problems/simple_network.yaml submissions.jsonl -o report.csv
-      bpcalc grade problems/simple_network.yaml submissions.csv -o report.csv --all-questions
+      bpcalc grade problems/simple_network.yaml subs.csv -o report.csv --all-questions
     """
     from .batch import ReportWriter, SubmissionFile, grade_submissions, question_ids
     from .grading import Grader

@@ -503,6 +503,11 @@ class Grader:
             return Grade(question.id, text, False, question.expected, str(error), unreadable=True)
         verdict, diagnosis = self._numeric_verdict(question, reading)
         message = "correct" if verdict else "wrong"
+        written = reading.written
+        if (not verdict and diagnosis is None and written is not None and written.significant == 0
+                and question.value != 0 and abs(question.value) <= written.half_unit):
+            message = (f"wrong: {text} has no significant digit, so it is not {question.value:.3g} "
+                       "rounded; write its first significant digits")
         if reading.expression:
             message += f" (your expression is {format_number(reading.value)})"
         return Grade(question.id, text, verdict, question.expected, message,

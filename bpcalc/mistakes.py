@@ -84,6 +84,14 @@ class Diagnoser:
                 for index, layer in enumerate(problem.layers))
         return Solution(problem, layers, self.solution.loss, self.solution.example_losses)
 
+    def changed_at(self, chosen: set[int], output: Callable[[], Array] | None,
+                   hidden: Callable[[int, Array], Array]) -> Solution:
+        """The backward pass with the layers in ``chosen`` (0-based) done wrong: δ^L by
+        ``output()``, a hidden δ^l by ``hidden(index, δ^{l+1})``; the others right."""
+        delta_out = output() if output is not None and self.last in chosen else None
+        return self.backward(delta_out, lambda index, following: (
+            hidden(index, following) if index in chosen else self.right_step(index, following)))
+
     def variant(self, key: Any, build: Callable[[], Solution | None]) -> Solution | None:
         if key not in self._variants:
             try:
@@ -108,14 +116,16 @@ class Diagnoser:
         return float(value)
 
     def per_layer(self, key: str, path: str, build: Callable[[set[int]], Solution | None],
-                  sentence: Callable[[set[int]], str], layers: list[int]) -> Iterator[Candidate]:
-        """A mistake made at each of ``layers`` alone, then at all of them at once."""
+                  one: Callable[[int], str], every: str, layers: list[int]) -> Iterator[Candidate]:
+        """A mistake made at each of ``layers`` alone (said by ``one(index)``), then at all of
+        them at once (said by ``every``, where ``{where}`` names the equations)."""
         choices = [{index} for index in layers] + ([set(layers)] if len(layers) > 1 else [])
         for chosen in choices:
             solution = self.variant((key, frozenset(chosen)), lambda chosen=chosen: build(chosen))
             value = self.value(solution, path)
             if value is not None:
-                yield value, sentence(chosen)
+                yield value, (one(next(iter(chosen))) if len(chosen) == 1 else
+                              every.format(where=_where(self, chosen)))
 
 
 @dataclass(frozen=True)
@@ -155,16 +165,10 @@ def missing_derivative(diagnoser: Diagnoser, path: str) -> Iterator[Candidate]:
     last = diagnoser.last
 
     def build(chosen: set[int]) -> Solution:
-        delta_out = (problem.loss.gradient(diagnoser.activations[-1], problem.targets)
-                     if last in chosen else None)
-        step = lambda index, following: (following @ problem.layers[index + 1].weights  # noqa: E731
-                                         if index in chosen else diagnoser.right_step(index, following))
-        return diagnoser.backward(delta_out, step)
+        return diagnoser.changed_at(chosen, lambda: problem.loss.gradient(diagnoser.activations[-1], problem.targets),
+                                    lambda index, following: following @ problem.layers[index + 1].weights)
 
-    def sentence(chosen: set[int]) -> str:
-        if len(chosen) > 1:
-            return f"matches leaving out the activation derivatives f′(z^l) {_where(diagnoser, chosen)}."
-        index = next(iter(chosen))
+    def sentence(index: int) -> str:
         output = problem.layers[index].activation
         fused = problem.loss.fused.get(output.name) if index == last else None
         if fused is not None:
@@ -175,34 +179,29 @@ def missing_derivative(diagnoser: Diagnoser, path: str) -> Iterator[Candidate]:
             return (f"matches leaving out the {output.name} Jacobian in δ{index + 1} (BP1): "
                     f"δ{index + 1} = J(z{index + 1})ᵀ ∂C/∂a{index + 1}, not ∂C/∂a{index + 1} alone.")
         return (f"matches leaving out the activation derivative {_symbol(problem, index)}"
-                f"{_shown_derivative(diagnoser, index)} {_where(diagnoser, chosen)}.")
+                f"{_shown_derivative(diagnoser, index)} {_where(diagnoser, {index})}.")
 
-    yield from diagnoser.per_layer("missing", path, build, sentence, list(range(len(problem.layers))))
+    yield from diagnoser.per_layer("missing", path, build, sentence,
+                                   "matches leaving out the activation derivatives f′(z^l) {where}.",
+                                   list(range(len(problem.layers))))
 
 
 def function_for_derivative(diagnoser: Diagnoser, path: str) -> Iterator[Candidate]:
     """f(z^l) where f′(z^l) belongs."""
     problem = diagnoser.problem
-    last = diagnoser.last
     layers = [index for index, layer in enumerate(problem.layers) if layer.activation.elementwise]
 
     def build(chosen: set[int]) -> Solution:
-        delta_out = None
-        if last in chosen:
-            delta_out = problem.loss.gradient(diagnoser.activations[-1], problem.targets) * diagnoser.activations[-1]
-        step = lambda index, following: (  # noqa: E731
-            (following @ problem.layers[index + 1].weights) * diagnoser.activations[index]
-            if index in chosen else diagnoser.right_step(index, following))
-        return diagnoser.backward(delta_out, step)
+        return diagnoser.changed_at(
+            chosen, lambda: problem.loss.gradient(diagnoser.activations[-1], problem.targets) * diagnoser.activations[-1],
+            lambda index, following: (following @ problem.layers[index + 1].weights) * diagnoser.activations[index])
 
-    def sentence(chosen: set[int]) -> str:
-        if len(chosen) > 1:
-            return f"matches using f(z^l) where f′(z^l) belongs {_where(diagnoser, chosen)}."
-        index = next(iter(chosen))
+    def sentence(index: int) -> str:
         return (f"matches using {problem.layers[index].activation.unicode}(z{index + 1}) where "
-                f"{_symbol(problem, index)} belongs {_where(diagnoser, chosen)}.")
+                f"{_symbol(problem, index)} belongs {_where(diagnoser, {index})}.")
 
-    yield from diagnoser.per_layer("function", path, build, sentence, layers)
+    yield from diagnoser.per_layer("function", path, build, sentence,
+                                   "matches using f(z^l) where f′(z^l) belongs {where}.", layers)
 
 
 def derivative_twice(diagnoser: Diagnoser, path: str) -> Iterator[Candidate]:
@@ -216,20 +215,16 @@ def derivative_twice(diagnoser: Diagnoser, path: str) -> Iterator[Candidate]:
                                          **layer.params)
 
     def build(chosen: set[int]) -> Solution:
-        delta_out = again(last, diagnoser.output_delta) if last in chosen else None
-        step = lambda index, following: (  # noqa: E731
-            again(index, diagnoser.right_step(index, following)) if index in chosen
-            else diagnoser.right_step(index, following))
-        return diagnoser.backward(delta_out, step)
+        return diagnoser.changed_at(chosen, lambda: again(last, diagnoser.output_delta),
+                                    lambda index, following: again(index, diagnoser.right_step(index, following)))
 
-    def sentence(chosen: set[int]) -> str:
-        if len(chosen) > 1:
-            return f"matches applying each activation derivative f′(z^l) twice {_where(diagnoser, chosen)}."
-        index = next(iter(chosen))
+    def sentence(index: int) -> str:
         return (f"matches applying {_symbol(problem, index)}{_shown_derivative(diagnoser, index)} twice "
-                f"{_where(diagnoser, chosen)}: δ{index + 1} already contains it once.")
+                f"{_where(diagnoser, {index})}: δ{index + 1} already contains it once.")
 
-    yield from diagnoser.per_layer("twice", path, build, sentence, list(range(len(problem.layers))))
+    yield from diagnoser.per_layer("twice", path, build, sentence,
+                                   "matches applying each activation derivative f′(z^l) twice {where}.",
+                                   list(range(len(problem.layers))))
 
 
 def sign_flipped(diagnoser: Diagnoser, path: str) -> Iterator[Candidate]:
@@ -269,26 +264,20 @@ def not_transposed(diagnoser: Diagnoser, path: str) -> Iterator[Candidate]:
                                          **layer.params)
 
     def build(chosen: set[int]) -> Solution:
-        return diagnoser.backward(step=lambda index, following: (
-            untransposed(index, following) if index in chosen else diagnoser.right_step(index, following)))
+        return diagnoser.changed_at(chosen, None, untransposed)
 
-    def sentence(chosen: set[int]) -> str:
-        if len(chosen) > 1:
-            where = "in every BP2 step"
-        else:
-            index = next(iter(chosen))
-            where = f"from δ{index + 2} to δ{index + 1} (BP2)"
-        return ("matches back-propagating with w^(l+1) instead of its transpose (w^(l+1))ᵀ "
-                f"{where}: δ^l_k sums w_jk δ^(l+1)_j over j, the neurons it feeds.")
-
+    said = ("matches back-propagating with w^(l+1) instead of its transpose (w^(l+1))ᵀ {where}: "
+            "δ^l_k sums w_jk δ^(l+1)_j over j, the neurons it feeds.")
     hidden = list(range(len(problem.layers) - 1))
-    yield from diagnoser.per_layer("transpose", path, build, sentence, hidden)
+    yield from diagnoser.per_layer("transpose", path, build,
+                                   lambda index: said.format(where=f"from δ{index + 2} to δ{index + 1} (BP2)"),
+                                   said.format(where="in every BP2 step"), hidden)
     square = [index for index in hidden if len(set(problem.layers[index + 1].weights.shape)) == 1]
     if 1 < len(square) < len(hidden):      # the mistake made wherever the shapes allow it
         solution = diagnoser.variant(("transpose-square",), lambda: build(set(square)))
         value = diagnoser.value(solution, path)
         if value is not None:
-            yield value, sentence(set(square))
+            yield value, said.format(where="in every BP2 step where w^(l+1) is square")
 
 
 def wrong_activation(diagnoser: Diagnoser, path: str) -> Iterator[Candidate]:

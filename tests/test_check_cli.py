@@ -309,14 +309,22 @@ def _wait_for(socket: str, text: str, deadline: float) -> str:
         time.sleep(0.1)
 
 
-@pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
-def test_interactive_session_in_a_real_terminal(tmp_path):
-    socket = str(tmp_path / f"tmux-{uuid.uuid4().hex[:8]}")     # a private server, never the user's
-    command = f"{sys.executable} -m bpcalc check {REFERENCE}; echo EXIT=$?; sleep 60"
+def _start_check(tmp_path, setting: str = "", term: str | None = None) -> str:
+    """``bpcalc check REFERENCE`` in a private tmux server (never the user's), 80×40; its socket."""
+    socket = str(tmp_path / f"tmux-{uuid.uuid4().hex[:8]}")
+    command = f"env {setting}{sys.executable} -m bpcalc check {REFERENCE}; echo EXIT=$?; sleep 60"
     env = {key: value for key, value in os.environ.items() if key not in CLEAN_ENV and key != "TMUX"}
+    if term:
+        env["TERM"] = term
     started = subprocess.run(["tmux", "-S", socket, "new-session", "-d", "-s", "check", "-x", "80",
                               "-y", "40", "-c", str(ROOT), command], env=env, timeout=10)
     assert started.returncode == 0
+    return socket
+
+
+@pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
+def test_interactive_session_in_a_real_terminal(tmp_path):
+    socket = _start_check(tmp_path)
     deadline = time.monotonic() + 30
     try:
         _wait_for(socket, "dC_dw1 (a number):", deadline)
@@ -722,13 +730,7 @@ COLOUR = re.compile(r"\x1b\[[0-9;]*3[0-7](;[0-9]+)*m|\x1b\[[0-9;]*38;")
     ("", True, True), ("NO_COLOR=1 ", False, True), ("TERM=dumb ", False, False)],
     ids=["colour", "NO_COLOR", "TERM=dumb"])
 def test_interactive_check_follows_the_terminals_colour_rules(tmp_path, setting, coloured, styled):
-    socket = str(tmp_path / f"tmux-{uuid.uuid4().hex[:8]}")
-    command = f"env {setting}{sys.executable} -m bpcalc check {REFERENCE}; echo EXIT=$?; sleep 60"
-    env = {key: value for key, value in os.environ.items() if key not in CLEAN_ENV and key != "TMUX"}
-    env["TERM"] = "xterm-256color"
-    started = subprocess.run(["tmux", "-S", socket, "new-session", "-d", "-s", "check", "-x", "80",
-                              "-y", "40", "-c", str(ROOT), command], env=env, timeout=10)
-    assert started.returncode == 0
+    socket = _start_check(tmp_path, setting, term="xterm-256color")
     deadline = time.monotonic() + 30
     try:
         _wait_for(socket, "dC_dw1 (a number):", deadline)

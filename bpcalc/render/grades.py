@@ -15,7 +15,7 @@ from ..usertext import visible
 from .tables import Table
 
 NUMERIC_RULE = ("Numbers count as right within 0.1 % of the exact value, or correctly rounded to "
-                "at least 3 decimals or 3 significant digits (with at least one significant digit).")
+                "at least 3 decimals or 3 significant digits.")
 
 
 def grade_table(grades: list[Grade], numeric_rule: bool = True, digits: int = 6) -> Table:
