@@ -121,14 +121,13 @@ def parse_questions(problem: Problem, validator: Any = None,
     from .problem import _Validator
     from .solver import solve
 
+    if all(isinstance(spec, Question) for spec in problem.questions):
+        return tuple(problem.questions)                 # validated when the problem was loaded
     reader = _QuestionReader(problem, validator or _Validator(problem.source, problem.lines),
                              solution or solve(problem))
     questions: dict[str, Question] = {}
     for index, spec in enumerate(problem.questions):
-        if isinstance(spec, Question):
-            question = spec
-        else:
-            question = reader.question(spec, ("questions", index))
+        question = spec if isinstance(spec, Question) else reader.question(spec, ("questions", index))
         if question.id in questions:
             raise reader.fail(("questions", index, "id"), f"duplicate question id {question.id!r}")
         questions[question.id] = question
