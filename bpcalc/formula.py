@@ -53,7 +53,7 @@ from .expr import (
     evaluate, symbols, to_latex, to_text, to_unicode,
 )
 
-__all__ = ["parse", "equivalent", "describe", "FormulaDescription",
+__all__ = ["parse", "equivalent", "describe", "FormulaDescription", "SamplePoints", "EVALUATION_ERRORS",
            "MAX_LENGTH", "MAX_NESTING", "MAX_DEPTH", "DEFAULT_RANGE"]
 
 MAX_LENGTH = 2000   # characters
@@ -601,9 +601,20 @@ def _parse(text: str, known: Collection[str] | None, *, strict: bool,
 # --------------------------------------------------------------------------- equivalence
 
 
+def _as_numbers(values: np.ndarray) -> np.ndarray:
+    """Float (or complex) values: an exact integer too large for a float is inf."""
+    if values.dtype.kind in "fc":
+        return values
+    if values.dtype.kind in "iub":
+        return values.astype(float)
+    flat = [complex(v) if isinstance(v, complex) else _plain_value(v) for v in values.ravel()]
+    kind = complex if any(isinstance(v, complex) for v in flat) else float
+    return np.asarray(flat, dtype=kind).reshape(values.shape)
+
+
 def _evaluate_samples(tree: Expr, env: dict[str, np.ndarray], samples: int) -> np.ndarray:
     try:
-        result = np.asarray(evaluate(tree, env))
+        result = _as_numbers(np.asarray(evaluate(tree, env)))
         if result.ndim == 0 or result.shape == (samples,):
             return np.broadcast_to(result, (samples,))
     except FormulaError:
@@ -618,16 +629,96 @@ def _evaluate_samples(tree: Expr, env: dict[str, np.ndarray], samples: int) -> n
         raise FormulaError(f"the formula does not give one number per sample: {exc}") from None
 
 
+EVALUATION_ERRORS = (FormulaError, ArithmeticError, ValueError, TypeError, RecursionError, MemoryError)
+"""What evaluating a student's formula can raise: a wrong answer, never a crash."""
+
+
+class SamplePoints:
+    """The random points at which formulas are compared, drawn once (per question).
+
+    Each variable is drawn uniformly from ``ranges[name]`` or :data:`DEFAULT_RANGE`, in
+    sorted-name order from ``numpy.random.default_rng(seed)``, so a check is reproducible.
+    A formula is evaluated over all points at once (NumPy arrays), and with
+    :meth:`swapped` over several variants of the points in one evaluation, which is what
+    keeps grading a class of distinct answers fast."""
+
+    def __init__(self, variables: Sequence[str], ranges: Mapping[str, tuple[float, float]] | None = None,
+                 samples: int = 10, seed: int = 0, rtol: float = 1e-6, atol: float = 1e-12) -> None:
+        self.names = list(dict.fromkeys(variables))
+        self.samples, self.rtol, self.atol = samples, rtol, atol
+        rng = np.random.default_rng(seed)
+        self.env: dict[str, np.ndarray] = {}
+        for name in sorted(self.names):
+            low, high = (ranges or {}).get(name, DEFAULT_RANGE)
+            self.env[name] = rng.uniform(low, high, samples)
+
+    def values(self, tree: Expr) -> np.ndarray:
+        """The formula at every point (errors propagate: see :data:`EVALUATION_ERRORS`)."""
+        return _evaluate_samples(tree, self.env, self.samples)
+
+    def swaps(self) -> list[tuple[str, str]]:
+        """Every (wrong, right) pair of distinct variables, in sorted order of ``wrong``."""
+        return [(wrong, right) for wrong in sorted(self.names) for right in self.names if right != wrong]
+
+    def with_swaps(self, tree: Expr, swaps: Sequence[tuple[str, str]]) -> tuple[np.ndarray, list[np.ndarray | None]]:
+        """The formula at the points, and with variable ``wrong`` given ``right``'s values for
+        each (wrong, right): what ``substitute(tree, {wrong: Sym(right)})`` gives. All in one
+        evaluation over stacked copies of the points (the stack is built once); a variant
+        that cannot be evaluated is None. Errors of the formula itself propagate."""
+        n, blocks = self.samples, len(swaps) + 1
+        key = tuple(swaps)
+        if getattr(self, "_stack_key", None) != key:
+            stack = {name: np.tile(values, blocks) for name, values in self.env.items()}
+            for block, (wrong, right) in enumerate(swaps, start=1):
+                stack[wrong][block * n:(block + 1) * n] = self.env[right]
+            self._stack, self._stack_key = stack, key
+        try:
+            together = _evaluate_samples(tree, self._stack, n * blocks)
+        except EVALUATION_ERRORS:
+            return self.values(tree), self._one_by_one(tree, swaps)
+        return together[:n], [together[block * n:(block + 1) * n] for block in range(1, blocks)]
+
+    def _one_by_one(self, tree: Expr, swaps: Sequence[tuple[str, str]]) -> list[np.ndarray | None]:
+        variants: list[np.ndarray | None] = []
+        for wrong, right in swaps:
+            try:
+                variants.append(_evaluate_samples(tree, {**self.env, wrong: self.env[right]}, self.samples))
+            except EVALUATION_ERRORS:
+                variants.append(None)
+        return variants
+
+    def expected(self, tree: Expr) -> np.ndarray:
+        """The expected formula's values; FormulaError if it has no finite value at any point."""
+        want = self.values(tree)
+        if not np.isfinite(want).any():
+            raise FormulaError("the expected formula has no finite value at any sample point")
+        return want
+
+    def same(self, got: np.ndarray | None, want: np.ndarray) -> bool:
+        """Do ``got`` and ``want`` agree wherever ``want`` is finite (NaN or inf in ``got``
+        there, or no value at all, means no)?"""
+        if got is None:
+            return False
+        return bool(self.matching(got[None, :], want)[0])
+
+    def matching(self, got: np.ndarray, want: np.ndarray) -> np.ndarray:
+        """:meth:`same` for many rows at once: row i of ``got`` against ``want`` (one row for
+        all, or one row each). One array operation, however many candidates a diagnosis has."""
+        with np.errstate(all="ignore"):
+            free = ~np.isfinite(want)              # where want is not finite, anything goes
+            close = np.abs(got - want) <= self.atol + self.rtol * np.abs(want)
+            return np.all(free | (np.isfinite(got) & close), axis=-1)
+
+
 def equivalent(expected: Expr | str, given: Expr | str, variables: Sequence[str], *,
                ranges: Mapping[str, tuple[float, float]] | None = None, samples: int = 10,
                seed: int = 0, rtol: float = 1e-6, atol: float = 1e-12) -> bool:
     """Whether two formulas agree at ``samples`` random points, as course graders check.
 
-    Each variable is drawn uniformly from ``ranges[name]`` or :data:`DEFAULT_RANGE`
-    ([1, 3]), in sorted-name order from ``numpy.random.default_rng(seed)``, so a check is
-    reproducible.  Points where ``expected`` is not finite are skipped; an error, NaN or
-    inf in ``given`` where ``expected`` is finite means not equivalent.  Strings are parsed
-    with ``allowed=variables`` (a given string that does not parse is not equivalent).
+    The points are :class:`SamplePoints`' ([1, 3] by default). Points where ``expected`` is
+    not finite are skipped; an error, NaN or inf in ``given`` where ``expected`` is finite
+    means not equivalent.  Strings are parsed with ``allowed=variables`` (a given string
+    that does not parse is not equivalent).
     """
     names = list(dict.fromkeys(variables))
     if isinstance(expected, str):
@@ -637,23 +728,13 @@ def equivalent(expected: Expr | str, given: Expr | str, variables: Sequence[str]
             given = parse(given, allowed=names)
         except FormulaError:
             return False
-    rng = np.random.default_rng(seed)
-    env: dict[str, np.ndarray] = {}
-    for name in sorted(names):
-        low, high = (ranges or {}).get(name, DEFAULT_RANGE)
-        env[name] = rng.uniform(low, high, samples)
-    want = _evaluate_samples(expected, env, samples)
+    points = SamplePoints(names, ranges, samples, seed, rtol, atol)
+    want = points.expected(expected)
     try:
-        got = _evaluate_samples(given, env, samples)
-    except (FormulaError, ArithmeticError, ValueError, TypeError):
+        got = points.values(given)
+    except EVALUATION_ERRORS:
         return False
-    finite = np.isfinite(want)
-    if not finite.any():
-        raise FormulaError("the expected formula has no finite value at any sample point")
-    got, want = got[finite], want[finite]
-    if not np.all(np.isfinite(got)):
-        return False
-    return bool(np.all(np.isclose(got, want, rtol=rtol, atol=atol)))
+    return points.same(got, want)
 
 
 # --------------------------------------------------------------------------- describe

@@ -15,6 +15,7 @@ gigantic documents and numbers of hundreds of digits with a located message.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import math
 import os
@@ -29,7 +30,7 @@ from .errors import FileError, ProblemFileError
 from .files import MAX_PROBLEM_BYTES
 from .files import read_text as read_regular_file
 from .losses import LOSSES, Loss
-from .numbers import counted
+from .numbers import counted, format_number
 from .usertext import visible
 
 MAX_FILE_BYTES = MAX_PROBLEM_BYTES   # a problem file is read whole, at most this many bytes
@@ -42,6 +43,12 @@ TOP_KEYS = ("title", "description", "input", "target", "examples", "loss", "redu
             "learning_rate", "layers", "expected", "questions")
 LAYER_KEYS = ("activation", "weights", "bias", "names", "fixed", "slope")
 REDUCTIONS = ("mean", "sum")
+# Keys a newcomer writes that mean something else here, and what to write instead.
+_KEY_HINTS = {
+    "inputs": "for several examples write examples: [{input: …, target: …}, …]; for one, input: …",
+    "targets": "for several examples write examples: [{input: …, target: …}, …]; for one, target: …",
+}
+_NO_BIAS_WORDS = {"none", "no", "nil", "nothing", "false", "off"}
 
 Path = tuple[str | int, ...]
 
@@ -431,8 +438,11 @@ class _Validator:
             raise self.fail(path, f"expected {what} (a mapping of keys to values), got {describe(mapping)}")
         for key in mapping:
             if key not in allowed:
-                raise self.fail((*path, key, KEY) if isinstance(key, str) else path,
-                                f"unknown key {key!r}{did_you_mean(key, allowed)}; "
+                hint = _KEY_HINTS.get(key) if isinstance(key, str) and not path else None
+                where = (*path, key, KEY) if isinstance(key, str) else path
+                if hint:
+                    raise self.fail(where, f"unknown key {key!r}: {hint}")
+                raise self.fail(where, f"unknown key {key!r}{did_you_mean(key, allowed)}; "
                                 f"expected one of: {', '.join(allowed)}")
         return dict(mapping)
 
@@ -492,8 +502,12 @@ class _Validator:
             flat = np.array([self.number(item, (*path, i)) for i, item in enumerate(value)])
             matrix = flat.reshape(_flat_shape(len(flat), columns))
         if matrix.shape[1] != columns:
+            hint = ""
+            if matrix.shape[0] == columns:
+                hint = ("; rows are this layer's neurons and columns its inputs (w^l_jk: neuron j, "
+                        "input k): did you write it transposed?")
             raise self.fail(path, f"expected {counted(columns, 'column')} (one per input "
-                            f"of this layer: {feeding}), got a {matrix.shape[0]}×{matrix.shape[1]} matrix")
+                            f"of this layer: {feeding}), got a {matrix.shape[0]}×{matrix.shape[1]} matrix{hint}")
         return matrix
 
     # -- the document ---------------------------------------------------------
@@ -509,9 +523,13 @@ class _Validator:
         if targets.shape[1] != output_size:
             where = target_path if single else ("examples", 0, "target")
             raise self.fail(where, f"expected {counted(output_size, 'target value')} (the output "
-                            f"layer has {counted(output_size, 'neuron')}), got {targets.shape[1]}")
+                            f"layer has {counted(output_size, 'neuron')}), got {targets.shape[1]}"
+                            + _one_hot_hint(targets, output_size))
         loss = self.choice(doc.get("loss", "half_squared_error"), ("loss",), LOSSES, "loss")
+        self.loss_fits(loss, layers[-1], targets, doc, single)
         reduction = doc.get("reduction", "mean")
+        if isinstance(reduction, str):
+            reduction = reduction.strip().lower()
         if reduction not in REDUCTIONS:
             raise self.fail(("reduction",), f"expected one of: {', '.join(REDUCTIONS)}; got "
                             f"{describe(reduction)}{did_you_mean(reduction, REDUCTIONS)}")
@@ -528,12 +546,37 @@ class _Validator:
         questions = doc.get("questions") or []
         if not isinstance(questions, list):
             raise self.fail(("questions",), f"expected a list of questions, got {describe(questions)}")
-        return Problem(
+        problem = Problem(
             layers=tuple(layers), inputs=inputs, targets=targets, loss=loss, reduction=reduction,
             learning_rate=rate, single=single, title=self.text(doc, "title"),
             description=self.text(doc, "description"), expected=dict(expected),
             questions=tuple(questions), source=self.source, lines=dict(self.lines),
         )
+        if questions:           # validated now, so every command reports a broken question
+            from .grading import parse_questions
+
+            problem = dataclasses.replace(problem, questions=parse_questions(problem, self))
+        return problem
+
+    def loss_fits(self, loss: Loss, output: Layer, targets: np.ndarray, doc: Mapping, single: bool) -> None:
+        """A cross-entropy needs probabilities as targets, and more than one output: on a
+        single output −t ln a silently drops the (1 − t) ln(1 − a) term."""
+        if loss.name == "cross_entropy" and output.size == 1:
+            raise self.fail(("loss",), "cross_entropy −Σ t ln a on a single output neuron leaves out "
+                            "the (1 − t) ln(1 − a) term: use loss: binary_cross_entropy")
+        if loss.domain(np.full((1, 1), 0.5), np.full((1, 1), 0.5)) is not None or \
+                loss.domain(np.full((1, 1), 2.0), np.full((1, 1), 0.5)) is None:
+            return                                     # not a loss of probabilities
+        outside = np.argwhere((targets < 0) | (targets > 1))
+        if outside.size:
+            example, j = (int(i) for i in outside[0])
+            if single:
+                path: Path = ("target", j) if isinstance(doc.get("target"), list) else ("target",)
+            else:
+                given = doc["examples"][example].get("target")
+                path = ("examples", example, "target") + ((j,) if isinstance(given, list) else ())
+            raise self.fail(path, f"expected a target between 0 and 1 for {loss.name} (a probability, "
+                            f"or a one-hot class such as [0, 1, 0]), got {format_number(targets[example, j])}")
 
     def text(self, doc: Mapping, key: str) -> str | None:
         value = doc.get(key)
@@ -542,6 +585,9 @@ class _Validator:
         return None if value is None else str(value)
 
     def choice(self, name: Any, path: Path, registry: Mapping[str, Any], what: str) -> Any:
+        """A registry entry by name; names are case-insensitive (Sigmoid, ReLU)."""
+        if isinstance(name, str) and name.strip().lower() in registry:
+            return registry[name.strip().lower()]
         if not isinstance(name, str) or name not in registry:
             valid = sorted(registry)
             raise self.fail(path, f"unknown {what} {describe(name)}{did_you_mean(name, valid)}; "
@@ -598,8 +644,11 @@ class _Validator:
         entry = self.keys(spec, path, LAYER_KEYS, "a layer")
         if "weights" not in entry:
             raise self.fail(path, "missing key 'weights'")
-        activation = self.choice(entry.get("activation", "identity"), (*path, "activation"),
-                                 ACTIVATIONS, "activation")
+        if "activation" not in entry:
+            raise self.fail(path, "missing key 'activation': every layer names its activation "
+                            "(write activation: identity for a linear layer); one of: "
+                            + ", ".join(sorted(ACTIVATIONS)))
+        activation = self.choice(entry["activation"], (*path, "activation"), ACTIVATIONS, "activation")
         if not activation.elementwise and not last:
             raise self.fail((*path, "activation"), f"{activation.name} is only supported on the "
                             "last (output) layer")
@@ -608,6 +657,10 @@ class _Validator:
         weights = self.matrix(entry["weights"], (*path, "weights"), columns, feeding)
         size = weights.shape[0]
         bias = None
+        given_bias = entry.get("bias")
+        if given_bias is False or (isinstance(given_bias, str) and given_bias.strip().lower() in _NO_BIAS_WORDS):
+            raise self.fail((*path, "bias"), f"expected a number or a list of numbers, got "
+                            f"{describe(given_bias)}: for a layer without bias omit 'bias' or write bias: null")
         if entry.get("bias") is not None:
             bias = self.vector(entry["bias"], (*path, "bias"), "biases")
             if len(bias) != size:
@@ -701,6 +754,17 @@ def _plain_numbers(values: Sequence[Any], ndim: int) -> np.ndarray | None:
 
 
 _PLAIN = (float, int, WrittenNumber, np.float64)
+
+
+def _one_hot_hint(targets: np.ndarray, outputs: int) -> str:
+    """A class index written as the target of a multi-output network: show its one-hot list."""
+    if targets.shape[1] != 1 or outputs < 2:
+        return ""
+    index = float(targets[0, 0])
+    if index.is_integer() and 0 <= index < outputs:
+        one_hot = ", ".join("1" if j == int(index) else "0" for j in range(outputs))
+        return f"; for class {int(index)} write a one-hot list such as [{one_hot}]"
+    return f"; for a class write a one-hot list such as [{', '.join(['1'] + ['0'] * (outputs - 1))}]"
 
 
 def _flat_shape(length: int, columns: int) -> tuple[int, int]:

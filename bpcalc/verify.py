@@ -155,6 +155,10 @@ def question_checks(problem: Any, solution: Any, grader: Any = None) -> list[Key
             checks.append(KeyCheck(label, question.key, question.value, good,
                                    "" if good else f"the solver gives {float(question.value)!r}",
                                    None if good else float(question.value)))
+        if question.kind == "numeric" and question.path is not None:
+            conflicts = grader.tolerance_conflicts(question)
+            checks.append(KeyCheck(f"{label} (tolerance)", question.tolerance.brief(), None,
+                                   not conflicts, "; ".join(conflicts)))
         if question.kind == "formula":
             checks.extend(_formula_checks(grader, question, label))
     return checks

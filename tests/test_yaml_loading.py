@@ -167,7 +167,7 @@ def test_merge_keys_are_plain_keys_in_yaml_1_2(tmp_path):
     document, _ = parse_yaml("a: {<<: {b: 1}}\n", "t.yaml")
     assert document == {"a": {"<<": {"b": 1.0}}}
     path = tmp_path / "p.yaml"
-    path.write_text("input: 1\ntarget: 1\nlayers:\n  - &l {weights: 1}\n  - {<<: *l}\n", encoding="utf-8")
+    path.write_text("input: 1\ntarget: 1\nlayers:\n  - &l {activation: relu, weights: 1}\n  - {<<: *l}\n", encoding="utf-8")
     with pytest.raises(ProblemFileError, match=r"p\.yaml:5:\d+: layers\[2\]\.<<: unknown key '<<'"):
         load(path)
 
@@ -202,7 +202,7 @@ def test_a_300_by_300_matrix_loads_quickly(tmp_path):
     rows = "\n".join("    - [" + ", ".join(map(repr, row.tolist())) + "]" for row in weights)
     values = ", ".join(["0.5"] * 300)
     path = tmp_path / "big.yaml"
-    path.write_text(f"input: [{values}]\ntarget: [{values}]\nlayers:\n  - weights:\n{rows}\n",
+    path.write_text(f"input: [{values}]\ntarget: [{values}]\nlayers:\n  - activation: identity\n    weights:\n{rows}\n",
                     encoding="utf-8")
     start = time.process_time()
     problem = load(path)
