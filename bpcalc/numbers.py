@@ -254,14 +254,19 @@ def _short(text: str, limit: int = 40) -> str:
     return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
+def rounding_allowance(tolerance: Tolerance, written: Written | None) -> float:
+    """How far a correctly rounded answer may be off: half a unit of the last digit written
+    (with float slack), when rounding counts for this tolerance and this number; else 0."""
+    if tolerance.rounding and written is not None and written.rounding_counts:
+        return written.half_unit * (1 + 1e-9)
+    return 0.0
+
+
 def allowed_error(exact: Any, tolerance: Tolerance, written: Written | None) -> Any:
     """How far an answer may be from ``exact`` (a number, or an array of candidate values):
     the tolerance, or half a unit of the last digit written when rounding counts."""
     maximum = np.maximum if isinstance(exact, np.ndarray) else max
-    bound = maximum(tolerance.abs, tolerance.rel * abs(exact))
-    if tolerance.rounding and written is not None and written.rounding_counts:
-        bound = maximum(bound, written.half_unit * (1 + 1e-9))
-    return bound
+    return maximum(maximum(tolerance.abs, tolerance.rel * abs(exact)), rounding_allowance(tolerance, written))
 
 
 def agrees(given: float, exact: float, tolerance: Tolerance = Tolerance(),
@@ -279,7 +284,16 @@ def agrees(given: float, exact: float, tolerance: Tolerance = Tolerance(),
 
 def agreeing(given: float, exact: Any, tolerance: Tolerance, written: Written | None) -> Any:
     """:func:`agrees` for a float, or for an array of exact values at once (the diagnosis
-    candidates); the slack absorbs float64 noise, so the tolerance is the same both ways."""
-    maximum = np.maximum if isinstance(exact, np.ndarray) else max
+    candidates)."""
+    return within(given, exact, tolerance, rounding_allowance(tolerance, written))
+
+
+def within(given: Any, exact: Any, tolerance: Tolerance, allowance: Any) -> Any:
+    """The rule itself, elementwise over NumPy arrays (many answers, many candidates):
+    ``|given - exact|`` at most the tolerance or the rounding ``allowance``, whichever is
+    larger; the slack absorbs float64 noise, so the tolerance is the same both ways."""
+    arrays = any(isinstance(x, np.ndarray) for x in (given, exact, allowance))
+    maximum = np.maximum if arrays else max
     error = abs(given - exact)
-    return error <= allowed_error(exact, tolerance, written) + _SLACK * maximum(abs(exact), abs(given))
+    bound = maximum(maximum(tolerance.abs, tolerance.rel * abs(exact)), allowance)
+    return error <= bound + _SLACK * maximum(abs(exact), abs(given))
