@@ -383,7 +383,6 @@ def grade_submissions(grader: Grader, rows: Iterable[Submission | SkippedRow],
         for row in rows:
             if isinstance(row, Submission):
                 ids += [qid for qid in row.answers if qid not in ids]
-    keep = sink is None
     report = BatchReport(question_ids=list(ids))
     unknown = _unknown_question(grader, ids)        # then no row can be graded
     seen: dict[str, int] = {}
@@ -484,7 +483,7 @@ class ReportWriter:
         self.skipped_spool: Any = None
         self.students = 0
         self._cache: dict[int, tuple[Grade, Any]] = {}
-        self._expected: dict[tuple[str, Any], str] = {}
+        self._expected: dict[str, tuple[Any, str]] = {}   # question id -> (expected, its JSON)
 
     # -- the partial file
     def _prefix(self) -> str:
@@ -553,11 +552,10 @@ class ReportWriter:
         if self.kind == "csv":
             text: Any = _csv_cells(grade, self.digits)
         else:
-            shared = (grade.id, grade.expected)
-            expected = self._expected.get(shared)
-            if expected is None:
-                expected = self._expected[shared] = grade.expected_json(self.digits)
-            text = grade.to_json(self.digits, expected)
+            expected = self._expected.get(grade.id)
+            if expected is None or expected[0] != grade.expected:
+                expected = self._expected[grade.id] = (grade.expected, grade.expected_json(self.digits))
+            text = grade.to_json(self.digits, expected[1])
         self._cache[id(grade)] = (grade, text)      # the grade is kept, so its id stays its own
         return text
 

@@ -33,7 +33,8 @@ an empty formula, more than 2,000 characters, more than 64 nested parentheses/ca
 trees more than 100 operations deep (checked before recursing: no RecursionError). A flat
 chain such as a sum of hundreds of terms counts as one level: it is a long formula, not a
 deep one, and the course grader accepts it.
-A formula is data: it is tokenized and parsed by hand and never reaches eval or Python.
+A formula is data: it is split into tokens by one regular expression and parsed by hand, and
+never reaches eval or Python.
 """
 
 from __future__ import annotations
@@ -601,7 +602,8 @@ def shape_key(text: str) -> tuple[str, list[int | float]] | None:
     fields = _TOKEN.findall(text)
     if not fields:
         return None
-    return "\0".join(map(_OTHER_FIELD, fields)), [_number_value(n) for n in filter(None, map(_NUMBER_FIELD, fields))]
+    numbers = [int(n) if n.isdigit() else _number_value(n) for n in filter(None, map(_NUMBER_FIELD, fields))]
+    return "\0".join(map(_OTHER_FIELD, fields)), numbers
 
 
 def parse_shape(text: str, *, allowed: Collection[str]) -> Expr:
@@ -716,11 +718,17 @@ class SamplePoints:
 
     def matching(self, got: np.ndarray, want: np.ndarray) -> np.ndarray:
         """:meth:`same` for many rows at once: row i of ``got`` against ``want`` (one row for
-        all, or one row each). One array operation, however many candidates a diagnosis has."""
+        all, or one row each). One array operation, however many candidates a diagnosis has.
+        Where ``want`` is finite, ``|got - want|`` within the (finite) tolerance already means
+        ``got`` is finite: NaN compares false and an infinity is never that close."""
         with np.errstate(all="ignore"):
-            free = ~np.isfinite(want)              # where want is not finite, anything goes
             close = np.abs(got - want) <= self.atol + self.rtol * np.abs(want)
-            return np.all(free | (np.isfinite(got) & close), axis=-1)
+            if not (math.isfinite(self.atol) and math.isfinite(self.rtol)):
+                close &= np.isfinite(got)
+            free = ~np.isfinite(want)              # where want is not finite, anything goes
+            if free.any():
+                close |= free
+            return close.all(axis=-1)
 
 
 def equivalent(expected: Expr | str, given: Expr | str, variables: Sequence[str], *,

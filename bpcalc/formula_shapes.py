@@ -28,6 +28,8 @@ Functions are looked up by name through :func:`function_table` only.
 
 from __future__ import annotations
 
+import itertools
+import operator
 from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
@@ -63,11 +65,18 @@ class CompiledShape:
     row of constants per answer, ``env`` maps each variable to a (1, points) array, and the
     result is (answers, points). ``used`` are the variables the formula depends on."""
 
-    def __init__(self, root: Closure, pieces: list[Callable[[Sequence[Any]], Any]], used: frozenset[str]) -> None:
+    def __init__(self, root: Closure, pieces: list[Callable[[Sequence[Any]], Any]], used: frozenset[str],
+                 direct: bool = False) -> None:
         self.root, self.pieces, self.used = root, pieces, used
+        self.direct = direct            # the constants are the numbers as written, in order
 
-    def constants(self, numbers: Sequence[Any]) -> list[float]:
+    def constants(self, numbers: Sequence[Any]) -> Sequence[Any]:
         """Raises NotBatchable for an answer whose constants have no exact float64 value."""
+        if self.direct:
+            for value in numbers:
+                if type(value) is int and not -_EXACT <= value <= _EXACT:
+                    raise NotBatchable("an integer beyond 2**53")
+            return numbers
         row = []
         for piece in self.pieces:
             value = piece(numbers)
@@ -103,7 +112,8 @@ def compile_shape(tree: Expr, variables: Sequence[str], constants: "ConstantPart
         root = compiler.group(tree)
     except RecursionError:
         raise NotBatchable("nested too deeply to compile") from None
-    return CompiledShape(root, compiler.pieces, frozenset(compiler.used))
+    direct = compiler.slots_of_pieces == list(range(len(compiler.pieces)))
+    return CompiledShape(root, compiler.pieces, frozenset(compiler.used), direct)
 
 
 class ConstantParts:
@@ -118,6 +128,7 @@ class ConstantParts:
     def __init__(self) -> None:
         self._structures: dict[Expr, tuple[int, Expr, frozenset[int]]] = {}
         self._values: dict[tuple, Any] = {}
+        self._ids = itertools.count()       # never reused, so a value is never another part's
 
     def structure(self, node: Expr, slots: Sequence[str]) -> tuple[int, Expr, frozenset[int]]:
         """(id, the part with its numbers renamed #0, #1, … in ``slots`` order, the numbers
@@ -125,9 +136,11 @@ class ConstantParts:
         names = {key: f"{SLOT}{index}" for index, key in enumerate(slots)}
         canonical = substitute(node, {key: Sym(name) for key, name in names.items()})
         if canonical not in self._structures:
+            if len(self._structures) >= _CONSTANTS_MEMO:
+                self._structures.clear()
             negated = frozenset(int(names[sub.operand.key][len(SLOT):]) for sub in _walk(node)
                                 if isinstance(sub, Neg) and _is_slot(sub.operand))
-            self._structures[canonical] = (len(self._structures), canonical, negated)
+            self._structures[canonical] = (next(self._ids), canonical, negated)
         return self._structures[canonical]
 
     def value(self, structure: tuple[int, Expr, frozenset[int]], numbers: list[Any]) -> Any:
@@ -188,6 +201,7 @@ class _Compiler:
         self.constants = constants
         self.variables = {name: name for name in variables}
         self.pieces: list[Callable[[Sequence[Any]], Any]] = []
+        self.slots_of_pieces: list[int | None] = []     # the number a piece is, as written
         self.used: set[str] = set()
         self.constant = self._constant_nodes(tree)
 
@@ -222,7 +236,7 @@ class _Compiler:
         ("product", "parallel", "power", "atom") the value without the sum's leading 0 +."""
         if _is_slot(node):
             index = int(node.name[len(SLOT):])
-            return self._column(lambda numbers: numbers[index])
+            return self._column(lambda numbers: numbers[index], index)
         if isinstance(node, Neg) and _is_slot(node.operand):
             index = int(node.operand.name[len(SLOT):])
             if position == "group":                  # the sum's leading sign: 0 - v
@@ -242,53 +256,46 @@ class _Compiler:
             return _real(self.constants.value(structure, [numbers[i] for i in indices]), position)
         return self._column(compound)
 
-    def _column(self, piece: Callable[[Sequence[Any]], Any]) -> Closure:
+    def _column(self, piece: Callable[[Sequence[Any]], Any], slot: int | None = None) -> Closure:
         index = len(self.pieces)
         self.pieces.append(piece)
+        self.slots_of_pieces.append(slot)
         return lambda columns, env: columns[index]
 
     # -- evaluate's grammar, on arrays
+    def chain(self, node: Expr, kinds: tuple[type, type]) -> tuple[Expr, list[tuple[bool, Expr]]]:
+        """A left-nested chain a∘b∘c… of ``kinds`` (a sum or a product): its start and its
+        links (is the operation kinds[0]?, operand) in the text's order. The start is the
+        longest constant prefix if there is one, since evaluate's running total is a
+        Python number there."""
+        links = []
+        while isinstance(node, kinds) and id(node) not in self.constant:
+            links.append((isinstance(node, kinds[0]), node.right))
+            node = node.left
+        return node, links[::-1]
+
     def group(self, node: Expr) -> Closure:
         if id(node) in self.constant:
             return self.piece(node, "group")
-        terms = []
-        while isinstance(node, (Add, Sub)) and id(node) not in self.constant:
-            terms.append((isinstance(node, Add), self.product(node.right)))
-            node = node.left
-        if id(node) in self.constant:                # a constant start: evaluate's running sum
-            total = self.piece(node, "group")
-        elif isinstance(node, Neg):
-            operand = self.product(node.operand)
+        start, links = self.chain(node, (Add, Sub))
+        if id(start) in self.constant:
+            total = self.piece(start, "group")
+        elif isinstance(start, Neg):                 # the sum's leading sign: 0 - product
+            operand = self.product(start.operand)
             total = lambda columns, env: 0 - operand(columns, env)
         else:
-            first = self.product(node)
+            first = self.product(start)
             total = lambda columns, env: 0 + first(columns, env)
-        terms.reverse()
-
-        def sum_(columns, env):
-            value = total(columns, env)
-            for add, term in terms:
-                value = value + term(columns, env) if add else value - term(columns, env)
-            return value
-        return sum_ if terms else total
+        return _fold(total, [(add, self.product(term)) for add, term in links], operator.add, operator.sub)
 
     def product(self, node: Expr) -> Closure:
         if id(node) in self.constant:
             return self.piece(node, "product")
-        factors = []
-        while isinstance(node, (Mul, Div)) and id(node) not in self.constant:
-            factors.append((isinstance(node, Mul), self.parallel(node.right)))
-            node = node.left
+        start, links = self.chain(node, (Mul, Div))
         # evaluate starts from 1 * the first factor: the same float array, so 1 * is left out
-        first = self.piece(node, "product") if id(node) in self.constant else self.parallel(node)
-        factors.reverse()
-
-        def product_(columns, env):
-            value = first(columns, env)
-            for multiply, factor in factors:
-                value = value * factor(columns, env) if multiply else value / factor(columns, env)
-            return value
-        return product_ if factors else first
+        first = self.piece(start, "product") if id(start) in self.constant else self.parallel(start)
+        return _fold(first, [(multiply, self.parallel(factor)) for multiply, factor in links],
+                     operator.mul, operator.truediv)
 
     def parallel(self, node: Expr) -> Closure:
         if id(node) in self.constant:
@@ -360,6 +367,21 @@ class _Compiler:
                 raise NotBatchable(f"{node.name} is complex here")
             return value
         return call_
+
+
+def _fold(first: Closure, links: list[tuple[bool, Closure]], yes: Callable[[Any, Any], Any],
+          no: Callable[[Any, Any], Any]) -> Closure:
+    """The closure of a chain: ``first``, then each link applied left to right (``yes`` or
+    ``no``, e.g. + or -), as evaluate walks a sum or a product."""
+    if not links:
+        return first
+
+    def fold(columns, env):
+        value = first(columns, env)
+        for which, operand in links:
+            value = (yes if which else no)(value, operand(columns, env))
+        return value
+    return fold
 
 
 def _power(base: Any, exponent: Any) -> Any:

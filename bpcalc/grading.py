@@ -14,14 +14,19 @@ called by :mod:`bpcalc.problem`), so every command reports a broken question.
 Grading never raises for an answer: whatever a student typed gets a verdict.
 Grades are memoised per (question, answer text), and everything a question
 needs to grade many answers (sample points, the expected formula's values,
-the mistake candidates) is computed once per question, so a class of distinct
-answers costs a parse and one vectorised evaluation per formula.
+the mistake candidates) is computed once per question. :meth:`Grader.grade_many`
+grades a batch of answers to one question together, so a class of distinct
+answers costs little more than a class of repeated ones: numbers in a few array
+operations; formulas by shape (:mod:`bpcalc.formula_shapes`: one tokenization per
+answer, one parse and one NumPy evaluation per shape), with the reference path
+(a parse and ``expr.evaluate`` per answer) for anything a shape cannot take.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import difflib
+import functools
 import json
 import math
 import re
@@ -116,11 +121,10 @@ class Grade:
         ``"expected"`` and ``"expected_text"`` members, which one question's grades share."""
         if expected is None:
             expected = self.expected_json(digits)
-        diagnosis = "null" if self.diagnosis is None else _json_text(self.diagnosis)
+        tail = _json_tail if len(self.message) <= 300 else _json_tail.__wrapped__   # cache short ones
         return (f'{{"id": {_json_text(self.id)}, "given": {_json_text(self.given)}, '
                 f'"correct": {"true" if self.correct else "false"}, {expected}, '
-                f'"message": {_json_text(self.message)}, "diagnosis": {diagnosis}, '
-                f'"unanswered": {"true" if self.unanswered else "false"}}}')
+                f'{tail(self.message, self.diagnosis, self.unanswered)}')
 
     def expected_json(self, digits: int = 6) -> str:
         """The ``"expected": …, "expected_text": …`` members of :meth:`to_json`."""
@@ -436,24 +440,26 @@ class _FormulaCheck:
         """The sample points as one row each (a shape's answers are the other axis)."""
         return self._stacked(())
 
-    def swapped(self, shape: Any, constants: np.ndarray) -> np.ndarray:
-        """A shape's answers (rows of ``constants``) at every swap: (answers, swaps, points).
-        Only swaps of a variable the shape uses are evaluated (in one pass over their stacked
-        points); a swap of one it does not use leaves its values as they are, which are
-        wrong, so it is NaN here: it never matches (see _formula_verdicts)."""
+    def swap_matches(self, shape: Any, constants: np.ndarray) -> np.ndarray:
+        """Which variable swaps make a shape's answers (rows of ``constants``) right:
+        (answers, swaps) booleans. Only swaps of a variable the shape uses are evaluated (in
+        one pass over their stacked points); a swap of one it does not use leaves the values
+        as they are, which are wrong, so it never matches."""
         n = self.points.samples
-        out = np.full((len(constants), len(self.swaps), n), np.nan)
-        used = tuple(index for index, (wrong, _right) in enumerate(self.swaps) if wrong in shape.used)
+        found = np.zeros((len(constants), len(self.swaps)), dtype=bool)
+        used = [index for index, (wrong, _right) in enumerate(self.swaps) if wrong in shape.used]
         if used:
-            values = shape.evaluate(constants, self._stacked(used))
-            out[:, list(used), :] = values.reshape(len(constants), len(used), n)
-        return out
+            values = shape.evaluate(constants, self._stacked(tuple(used)))
+            found[:, used] = self.points.matching(values.reshape(len(constants), len(used), n), self.want)
+        return found
 
     def _stacked(self, used: tuple[int, ...]) -> dict[str, np.ndarray]:
         """The points repeated once per swap in ``used`` (or once, for none), each copy with
         that swap's wrong variable given the right one's values; built once per set."""
         stack = self._stacks.get(used)
         if stack is None:
+            if len(self._stacks) >= 64:               # many variables, many subsets: bounded
+                self._stacks.clear()
             env, n = self.points.env, self.points.samples
             stack = {name: np.tile(values, max(len(used), 1))[None, :] for name, values in env.items()}
             for block, index in enumerate(used):
@@ -475,7 +481,8 @@ class Grader:
         self.questions: dict[str, Question] = {
             question.id: question for question in parse_questions(problem, solution=self.solution)}
         self.problem_question_ids: tuple[str, ...] = tuple(self.questions)
-        self._grades: dict[tuple[str, str], Grade] = {}
+        self._grades: dict[str, dict[str, Grade]] = {}     # question id -> answer text -> its grade
+        self._memo_size = 0
         self._candidates_by_path: dict[str, _Candidates] = {}
         self._formulas: dict[tuple[str, tuple[str, ...]], Any] = {}
         self._checks: dict[str, _FormulaCheck] = {}
@@ -531,23 +538,36 @@ class Grader:
         numbers in one array test, their formulas one evaluation per shape
         (:mod:`bpcalc.formula_shapes`). Raises only for an unknown question id."""
         question = self.question(qid)
-        memo = self._grades
+        memo = self._grades.get(question.id)
+        if memo is None:
+            memo = self._grades[question.id] = {}
         grades: list[Any] = []
         pending: dict[str, list[int]] = {}
+        blank = None
         for given in answers:
-            text = answer_text(given)
-            grade = memo.get((question.id, text)) if text else self._blank(question)
+            text = given.strip().replace("\u2212", "-") if type(given) is str else answer_text(given)
+            if not text:
+                grades.append(blank or (blank := self._blank(question)))
+                continue
+            grade = memo.get(text)
             if grade is None:
-                pending.setdefault(text, []).append(len(grades))
+                waiting = pending.get(text)
+                if waiting is None:
+                    pending[text] = [len(grades)]
+                else:
+                    waiting.append(len(grades))
             grades.append(grade)
         if pending:
             texts = list(pending)
-            for text, grade in zip(texts, self._graded_many(question, texts)):
-                if not question.show_expected:
-                    grade = dataclasses.replace(grade, expected=None)
-                if len(memo) >= MEMO_LIMIT:
-                    memo.clear()
-                memo[(question.id, text)] = grade
+            graded = self._graded_many(question, texts)
+            if not question.show_expected:
+                graded = [dataclasses.replace(grade, expected=None) for grade in graded]
+            self._memo_size += len(texts)
+            if self._memo_size > MEMO_LIMIT:
+                self._grades, self._memo_size = {question.id: memo}, len(texts)
+                memo.clear()
+            for text, grade in zip(texts, graded):
+                memo[text] = grade
                 for index in pending[text]:
                     grades[index] = grade
         return grades
@@ -584,16 +604,26 @@ class Grader:
     # -- numeric
     def _grade_numbers(self, question: Question, texts: Sequence[str]) -> list[Grade]:
         grades: list[Any] = [None] * len(texts)
-        readings = []
+        expected = question.expected
+        indices, readings = [], []
         for index, text in enumerate(texts):
+            written = read_written(text)
             try:
-                readings.append((index, text, read_answer(text)))
+                if written is not None and math.isfinite(written.value):
+                    readings.append(Reading(written.value, written))
+                else:
+                    readings.append(read_answer(text))      # arithmetic, or a message saying why not
+                indices.append(index)
             except NotANumber as error:
-                grades[index] = Grade(question.id, text, False, question.expected, str(error), unreadable=True)
+                grades[index] = Grade(question.id, text, False, expected, str(error), unreadable=True)
         if readings:
-            verdicts, diagnoses = self._numeric_verdicts(question, [reading for _, _, reading in readings])
-            for (index, text, reading), verdict, diagnosis in zip(readings, verdicts, diagnoses):
-                grades[index] = self._numeric_grade(question, text, reading, verdict, diagnosis)
+            verdicts, diagnoses = self._numeric_verdicts(question, readings)
+            for index, reading, verdict, diagnosis in zip(indices, readings, verdicts, diagnoses):
+                text = texts[index]
+                if verdict and not reading.expression:
+                    grades[index] = Grade(question.id, text, True, expected, "correct")
+                else:
+                    grades[index] = self._numeric_grade(question, text, reading, verdict, diagnosis)
         return grades
 
     def _numeric_grade(self, question: Question, text: str, reading: Reading, verdict: bool,
@@ -607,7 +637,7 @@ class Grader:
         if reading.expression:
             message += f" (your expression is {format_number(reading.value)})"
         return Grade(question.id, text, verdict, question.expected, message,
-                     None if diagnosis is None else f"Your answer {diagnosis}")
+                     None if diagnosis is None else _your_answer(diagnosis))
 
     def _numeric_verdicts(self, question: Question, readings: Sequence[Reading]
                           ) -> tuple[list[bool], list[str | None]]:
@@ -762,7 +792,8 @@ class Grader:
             unusable = np.full_like(got, np.nan)
             variants = np.array([unusable if values is None else values for values in swapped]
                                 ).reshape(1, len(swapped), got.shape[0])
-            right, diagnoses = _formula_verdicts(check, got[None, :], lambda rows: variants[rows])
+            found = check.points.matching(variants, check.want)
+            right, diagnoses = _formula_verdicts(check, got[None, :], lambda rows: found[rows])
         return self._formula_grade(question, text, bool(right[0]), diagnoses[0])
 
     def _formula_grade(self, question: Question, text: str, right: bool, diagnosis: str | None) -> Grade:
@@ -772,19 +803,19 @@ class Grader:
                      "wrong (it differs from the expected formula at sampled values)", diagnosis)
 
     def _grade_formulas(self, question: Question, texts: Sequence[str]) -> list[Grade]:
-        """Formula answers grouped by shape, each group evaluated at once; an answer a
-        shape cannot take (it does not parse, or NotBatchable) by :meth:`_grade_formula`."""
+        """Formula answers grouped by shape: each shape's answers evaluated at once, then the
+        verdicts of all of them in one pass (the variable swaps evaluated only for the wrong
+        answers no listed mistake or sign slip explains). An answer that has no shape or that
+        a shape cannot take (NotBatchable) is graded by :meth:`_grade_formula`."""
         from .formula import shape_key
-        from .formula_shapes import NotBatchable
-
-        from .formula_shapes import ConstantParts
+        from .formula_shapes import ConstantParts, NotBatchable
 
         check = self._formula_check(question)
         shapes = self._shapes.setdefault(question.id, {})
         if self._constant_parts is None:
             self._constant_parts = ConstantParts()
         grades: list[Any] = [None] * len(texts)
-        groups: dict[str, tuple[Any, list[int], list[list[Any]]]] = {}
+        groups: dict[str, tuple[list[int], list[list[Any]], Any]] = {}
         for index, text in enumerate(texts):
             found = shape_key(text)
             if found is not None:
@@ -800,33 +831,53 @@ class Grader:
                     except NotBatchable:
                         pass
                     else:
-                        group = groups.get(key) or groups.setdefault(key, (shape, [], []))
-                        group[1].append(index)
-                        group[2].append(row)
+                        group = groups.get(key)
+                        if group is None:
+                            group = groups[key] = ([], [], shape)
+                        group[0].append(index)
+                        group[1].append(row)
                         continue
             grades[index] = self._graded(question, text)
-        for shape, indices, rows in groups.values():
-            batch = [texts[index] for index in indices]
-            for index, grade in zip(indices, self._grade_shape(question, check, shape, batch, rows)):
-                grades[index] = grade
+        blocks, values = [], []
+        for indices, rows, shape in groups.values():
+            constants = np.array(rows, dtype=np.float64).reshape(len(rows), -1)
+            try:
+                values.append(shape.evaluate(constants, check.base_env))
+            except NotBatchable:
+                for index in indices:
+                    grades[index] = self._graded(question, texts[index])
+                continue
+            blocks.append((shape, constants, indices))
+        if not blocks:
+            return grades
+        ends = np.cumsum([len(indices) for _shape, _constants, indices in blocks])
+        deferred: set[int] = set()
+
+        def swap_matches(todo: np.ndarray) -> np.ndarray:
+            """Which swaps make these rows right, each shape's rows evaluated together."""
+            found = np.zeros((len(todo), len(check.swaps)), dtype=bool)
+            owner = np.searchsorted(ends, todo, side="right")
+            for block in np.unique(owner).tolist():
+                mine = owner == block
+                shape, constants, _indices = blocks[block]
+                local = todo[mine] - (ends[block - 1] if block else 0)
+                try:
+                    found[mine] = check.swap_matches(shape, constants[local])
+                except NotBatchable:
+                    deferred.update(todo[mine].tolist())
+            return found
+
+        with np.errstate(all="ignore"):
+            right, diagnoses = _formula_verdicts(check, np.concatenate(values), swap_matches)
+        row = 0
+        for ok, diagnosis, index in zip(right.tolist(), diagnoses,
+                                        (index for _s, _c, indices in blocks for index in indices)):
+            if row in deferred:
+                grades[index] = self._graded(question, texts[index])
+            else:
+                grades[index] = self._formula_grade(question, texts[index], ok, diagnosis)
+            row += 1
         return grades
-
-    def _grade_shape(self, question: Question, check: _FormulaCheck, shape: Any, texts: list[str],
-                     rows: list[list[Any]]) -> list[Grade]:
-        """Answers of one shape: evaluated at the sample points together, then, for the wrong
-        ones no listed mistake or sign slip explains, at the variable swaps they can change."""
-        from .formula_shapes import NotBatchable
-
-        constants = np.array(rows, dtype=np.float64).reshape(len(rows), -1)
-        try:
-            got = shape.evaluate(constants, check.base_env)
-            with np.errstate(all="ignore"):
-                right, diagnoses = _formula_verdicts(
-                    check, got, lambda todo: check.swapped(shape, constants[todo]))
-        except NotBatchable:
-            return [self._graded(question, text) for text in texts]
-        return [self._formula_grade(question, text, ok, diagnosis)
-                for text, ok, diagnosis in zip(texts, right.tolist(), diagnoses)]
 
     # -- choice
     def _grade_choice(self, question: Question, text: str) -> Grade:
@@ -862,6 +913,20 @@ def _separating(distance: float) -> str:
     return f"{{abs: {format_number(math.floor(half / step) * step, 1)}, rounding: true}}"
 
 
+@functools.lru_cache(maxsize=4096)
+def _json_tail(message: str, diagnosis: str | None, unanswered: bool) -> str:
+    """The end of a grade's JSON: a class's grades share a few hundred messages and diagnoses."""
+    shown = "null" if diagnosis is None else _json_text(diagnosis)
+    return (f'"message": {_json_text(message)}, "diagnosis": {shown}, '
+            f'"unanswered": {"true" if unanswered else "false"}}}')
+
+
+@functools.lru_cache(maxsize=1024)
+def _your_answer(sentence: str) -> str:
+    """A diagnosis as shown: a class's wrong answers share a few dozen (one string each)."""
+    return f"Your answer {sentence}"
+
+
 def _closest(rows: np.ndarray, found: np.ndarray, distance: np.ndarray) -> list[tuple[int, int]]:
     """(row, index of its closest candidate found) for the rows of ``found`` with any; ties
     (and candidates at an infinite distance) go to the first, as argmin over those found."""
@@ -875,16 +940,16 @@ def _closest(rows: np.ndarray, found: np.ndarray, distance: np.ndarray) -> list[
     return list(zip(rows[hit].tolist(), closest.tolist()))
 
 
-def _formula_verdicts(check: _FormulaCheck, got: np.ndarray, swapped: Callable[[np.ndarray], np.ndarray]
+def _formula_verdicts(check: _FormulaCheck, got: np.ndarray, swap_matches: Callable[[np.ndarray], np.ndarray]
                       ) -> tuple[np.ndarray, list[str | None]]:
     """(right?, diagnosis) for each row of ``got`` (an answer's values at the sample points).
 
     A wrong answer is named after the question's listed mistakes first, then generic ones,
     in this order: the sign flipped, one variable written for another (an index), a factor
-    left out or one too many. ``swapped(rows)`` gives those rows' values with each variable
-    swap of ``check.swaps`` (rows, swaps, points); it is called only for the rows that no
-    listed mistake or sign explains, since it is the costly part. All candidates of a step
-    are compared in one array test."""
+    left out or one too many. ``swap_matches(rows)`` says which variable swaps of
+    ``check.swaps`` make those rows right (rows, swaps); it is called only for the rows that
+    no listed mistake or sign explains, since it is the costly part. All candidates of a
+    step are compared in one array test."""
     points, want = check.points, check.want
     right = points.matching(got, want)
     diagnoses: list[str | None] = [None] * len(got)
@@ -896,9 +961,12 @@ def _formula_verdicts(check: _FormulaCheck, got: np.ndarray, swapped: Callable[[
         todo = _name_first(points.matching(-got[todo], want)[:, None], todo, check.generic[:1], diagnoses)
     if todo.size:
         values = got[todo][:, None, :]
-        factored = np.stack([values * check.factors, values / check.factors], axis=2)
-        rows = np.concatenate([swapped(todo), factored.reshape(len(todo), -1, got.shape[1])], axis=1)
-        _name_first(points.matching(rows, want), todo, check.generic[1:], diagnoses)
+        found = np.concatenate([swap_matches(todo), points.matching(values * check.factors, want),
+                                points.matching(values / check.factors, want)], axis=1)
+        factors = len(check.factors)                 # sentences: swaps, then per factor (missing, extra)
+        order = np.r_[np.arange(len(check.swaps)),
+                      len(check.swaps) + np.arange(2 * factors).reshape(2, factors).T.ravel()]
+        _name_first(found[:, order], todo, check.generic[1:], diagnoses)
     return right, diagnoses
 
 
