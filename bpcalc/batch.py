@@ -36,6 +36,7 @@ MAX_LINE_CHARS = 100_000     # a longer line is skipped without ever being held 
 MAX_CELL_CHARS = 10_000      # a longer answer or student name skips its row
 SHOWN_SKIPPED = 20           # skipped rows kept in memory for the summary (all are in the report)
 CHUNK_ROWS = 1000            # rows graded together (bounded memory; shapes shared within a chunk)
+CACHE_LIMIT = 20_000         # serialised grades kept by a report writer (answers typed alike)
 PARTIAL = ".bpcalc-partial-"
 CSV_COLUMNS = ("student", "score", "total", "question", "given", "correct", "unanswered",
                "expected", "expected_text", "message", "diagnosis")
@@ -482,7 +483,8 @@ class ReportWriter:
         self.handle: TextIO | None = None
         self.skipped_spool: Any = None
         self.students = 0
-        self._cache: dict[int, tuple[Grade, Any]] = {}
+        self._cache: dict[int, Any] = {}                 # id(grade) -> its JSON text or CSV cells
+        self._kept: dict[int, Grade] = {}
         self._expected: dict[str, tuple[Any, str]] = {}   # question id -> (expected, its JSON)
 
     # -- the partial file
@@ -543,12 +545,15 @@ class ReportWriter:
 
     def _serialised(self, grade: Grade) -> Any:
         """One answer's JSON text or CSV cells, made once per distinct grade: the grader's
-        memo hands out the same Grade object for answers typed alike, so it is the key."""
-        entry = self._cache.get(id(grade))
-        if entry is not None and entry[0] is grade:
-            return entry[1]
-        if len(self._cache) >= 50_000:
+        memo hands out the same Grade object for answers typed alike, so it is the key. (The
+        grade is kept beside its text, so its id stays its own; two plain dicts rather than
+        a tuple per grade, since a class of distinct answers makes a hundred thousand.)"""
+        key = id(grade)
+        if self._kept.get(key) is grade:
+            return self._cache[key]
+        if len(self._cache) >= CACHE_LIMIT:
             self._cache.clear()
+            self._kept.clear()
         if self.kind == "csv":
             text: Any = _csv_cells(grade, self.digits)
         else:
@@ -556,7 +561,7 @@ class ReportWriter:
             if expected is None or expected[0] != grade.expected:
                 expected = self._expected[grade.id] = (grade.expected, grade.expected_json(self.digits))
             text = grade.to_json(self.digits, expected[1])
-        self._cache[id(grade)] = (grade, text)      # the grade is kept, so its id stays its own
+        self._cache[key], self._kept[key] = text, grade
         return text
 
     def add_skipped(self, row: SkippedRow) -> None:

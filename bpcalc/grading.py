@@ -45,7 +45,7 @@ QUESTION_KEYS = ("id", "prompt", "numeric", "key", "tolerance", "formula", "vari
                  "choice", "correct", "feedback", "show_expected", "mistakes", "verify")
 KINDS = ("numeric", "formula", "choice")
 _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_./-]*\Z")
-MEMO_LIMIT = 100_000        # distinct (question, answer) grades kept; then the memo starts afresh
+MEMO_LIMIT = 20_000         # distinct answers whose grades are kept (all questions); then the memo starts afresh
 PARSE_LIMIT = 20_000        # parsed formulas kept (a tree costs more memory than a grade)
 SHAPE_LIMIT = 20_000        # compiled formula shapes kept per question
 GRADING_ERRORS = (BpcalcError, ArithmeticError, ValueError, TypeError, RecursionError, MemoryError)
@@ -89,7 +89,7 @@ class Question:
         return self.expected
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Grade:
     """The verdict on one answer; ``to_dict`` is the object ``check --format json`` prints.
 

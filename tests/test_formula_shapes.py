@@ -349,3 +349,17 @@ def test_chunks_of_rows_change_nothing_in_the_report(reference, tmp_path, monkey
     assert whole["summary"]["skipped"] > 0 and any("again" in row["reason"] for row in whole["skipped"])
     for chunk in (1, 3, 7):
         assert report(chunk) == whole
+
+
+def test_a_memo_that_starts_afresh_changes_no_grade(reference, monkeypatch):
+    import bpcalc.grading as grading
+
+    texts = {"dC_dw1": ["2.081", "2.0", "", "2.081", "-2.081"] * 3,
+             "sgd_rule": ["w_1 - eta*partialC/partialw_1", "w_1 + eta*partialC/partialw_1", "w_1 -"] * 3}
+    want = {qid: Grader(reference.problem).grade_many(qid, answers) for qid, answers in texts.items()}
+    monkeypatch.setattr(grading, "MEMO_LIMIT", 2)
+    small = Grader(reference.problem)
+    for _ in range(3):
+        for qid, answers in texts.items():
+            assert small.grade_many(qid, answers) == want[qid]
+            assert sum(len(memo) for memo in small._grades.values()) <= 2 + len(set(answers))
