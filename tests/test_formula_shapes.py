@@ -363,3 +363,12 @@ def test_a_memo_that_starts_afresh_changes_no_grade(reference, monkeypatch):
         for qid, answers in texts.items():
             assert small.grade_many(qid, answers) == want[qid]
             assert sum(len(memo) for memo in small._grades.values()) <= 2 + len(set(answers))
+
+
+def test_a_wrong_answer_to_a_one_variable_question_is_graded(reference):
+    # No variable swaps there; the diagnosis used to fail ("cannot reshape array of size 0").
+    for grader in (reference, Grader(reference.problem)):
+        missing = grader.grade("sigma_prime", "sigma(z)")
+        assert not missing.correct and missing.message.startswith("wrong (") and not missing.unreadable
+        assert missing.diagnosis == "A factor 1-sigma(z) is missing."
+        assert grader._graded(grader.question("sigma_prime"), "sigma(z)*(1 + sigma(z))").message.startswith("wrong (")
