@@ -35,6 +35,8 @@ from .usertext import spreadsheet_safe, visible
 MAX_LINE_CHARS = 100_000     # a longer line is skipped without ever being held whole
 MAX_CELL_CHARS = 10_000      # a longer answer or student name skips its row
 SHOWN_SKIPPED = 20           # skipped rows kept in memory for the summary (all are in the report)
+CHUNK_ROWS = 1000            # rows graded together (bounded memory; shapes shared within a chunk)
+CACHE_LIMIT = 20_000         # serialised grades kept by a report writer (answers typed alike)
 PARTIAL = ".bpcalc-partial-"
 CSV_COLUMNS = ("student", "score", "total", "question", "given", "correct", "unanswered",
                "expected", "expected_text", "message", "diagnosis")
@@ -373,39 +375,62 @@ def grade_submissions(grader: Grader, rows: Iterable[Submission | SkippedRow],
     """Grade every submission on the same questions (``ids``: by default the problem's
     questions and every id a row answers). A blank or missing answer is graded as
     unanswered; the first row of a student counts and a later one is skipped; results go
-    to ``sink`` as they come (else they are kept in the report)."""
+    to ``sink`` as they come (else they are kept in the report). Rows are graded
+    :data:`CHUNK_ROWS` at a time, question by question (:meth:`Grader.grade_many`), so
+    answers typed alike are graded together; the report keeps the rows' order."""
     rows = list(rows) if ids is None else rows
     if ids is None:
         ids = list(grader.problem_question_ids)
         for row in rows:
             if isinstance(row, Submission):
                 ids += [qid for qid in row.answers if qid not in ids]
-    keep = sink is None
     report = BatchReport(question_ids=list(ids))
+    unknown = _unknown_question(grader, ids)        # then no row can be graded
     seen: dict[str, int] = {}
+    chunk: list[Submission | SkippedRow] = []
     for row in rows:
         if progress:
             progress()
         if isinstance(row, Submission):
-            if row.student in seen:
+            if unknown is not None:
+                row = SkippedRow(row.line, unknown)
+            elif row.student in seen:
                 row = SkippedRow(row.line, f"student {visible(row.student)!r} again (first on line "
                                  f"{seen[row.student]}): only the first row of a student is graded")
             else:
-                try:
-                    result = StudentResult(row.student, [grader.grade(qid, row.answers.get(qid, ""))
-                                                         for qid in ids], row.line)
-                except BpcalcError as error:
-                    row = SkippedRow(row.line, visible(error))
-                else:
-                    seen[row.student] = row.line
-                    report.add(result, keep)
-                    if sink is not None:
-                        sink.add_student(result)
-                    continue
-        report.skip(row, keep)
-        if sink is not None:
-            sink.add_skipped(row)
+                seen[row.student] = row.line
+        chunk.append(row)
+        if len(chunk) >= CHUNK_ROWS:
+            _grade_chunk(grader, chunk, ids, report, sink)
+            chunk = []
+    _grade_chunk(grader, chunk, ids, report, sink)
     return report
+
+
+def _unknown_question(grader: Grader, ids: list[str]) -> str | None:
+    for qid in ids:
+        try:
+            grader.question(qid)
+        except BpcalcError as error:
+            return visible(error)
+    return None
+
+
+def _grade_chunk(grader: Grader, chunk: list[Submission | SkippedRow], ids: list[str],
+                 report: BatchReport, sink: "ReportWriter | None") -> None:
+    students = [row for row in chunk if isinstance(row, Submission)]
+    columns = [grader.grade_many(qid, [row.answers.get(qid, "") for row in students]) for qid in ids]
+    graded = iter(zip(*columns) if columns else [()] * len(students))
+    for row in chunk:
+        if isinstance(row, Submission):
+            result = StudentResult(row.student, list(next(graded)), row.line)
+            report.add(result, sink is None)
+            if sink is not None:
+                sink.add_student(result)
+        else:
+            report.skip(row, sink is None)
+            if sink is not None:
+                sink.add_skipped(row)
 
 
 # ---------------------------------------------------------------- writing
@@ -458,7 +483,9 @@ class ReportWriter:
         self.handle: TextIO | None = None
         self.skipped_spool: Any = None
         self.students = 0
-        self._cache: dict[Grade, Any] = {}
+        self._cache: dict[int, Any] = {}                 # id(grade) -> its JSON text or CSV cells
+        self._kept: dict[int, Grade] = {}
+        self._expected: dict[str, tuple[Any, str]] = {}   # question id -> (expected, its JSON)
 
     # -- the partial file
     def _prefix(self) -> str:
@@ -517,15 +544,24 @@ class ReportWriter:
         self.students += 1
 
     def _serialised(self, grade: Grade) -> Any:
-        text = self._cache.get(grade)
-        if text is None:
-            if len(self._cache) >= 50_000:
-                self._cache.clear()
-            if self.kind == "csv":
-                text = _csv_cells(grade, self.digits)
-            else:
-                text = json.dumps(grade.to_dict(self.digits), ensure_ascii=False)
-            self._cache[grade] = text
+        """One answer's JSON text or CSV cells, made once per distinct grade: the grader's
+        memo hands out the same Grade object for answers typed alike, so it is the key. (The
+        grade is kept beside its text, so its id stays its own; two plain dicts rather than
+        a tuple per grade, since a class of distinct answers makes a hundred thousand.)"""
+        key = id(grade)
+        if self._kept.get(key) is grade:
+            return self._cache[key]
+        if len(self._cache) >= CACHE_LIMIT:
+            self._cache.clear()
+            self._kept.clear()
+        if self.kind == "csv":
+            text: Any = _csv_cells(grade, self.digits)
+        else:
+            expected = self._expected.get(grade.id)
+            if expected is None or expected[0] != grade.expected:
+                expected = self._expected[grade.id] = (grade.expected, grade.expected_json(self.digits))
+            text = grade.to_json(self.digits, expected[1])
+        self._cache[key], self._kept[key] = text, grade
         return text
 
     def add_skipped(self, row: SkippedRow) -> None:

@@ -33,13 +33,16 @@ an empty formula, more than 2,000 characters, more than 64 nested parentheses/ca
 trees more than 100 operations deep (checked before recursing: no RecursionError). A flat
 chain such as a sum of hundreds of terms counts as one level: it is a long formula, not a
 deep one, and the course grader accepts it.
-A formula is data: it is tokenized and parsed by hand and never reaches eval or Python.
+A formula is data: it is split into tokens by one regular expression and parsed by hand, and
+never reaches eval or Python.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import math
+import operator
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -53,7 +56,7 @@ from .expr import (
     evaluate, symbols, to_latex, to_text, to_unicode,
 )
 
-__all__ = ["parse", "equivalent", "describe", "FormulaDescription", "SamplePoints", "EVALUATION_ERRORS",
+__all__ = ["parse", "shape_key", "parse_shape", "SLOT", "equivalent", "describe", "FormulaDescription", "SamplePoints", "EVALUATION_ERRORS",
            "MAX_LENGTH", "MAX_NESTING", "MAX_DEPTH", "DEFAULT_RANGE"]
 
 MAX_LENGTH = 2000   # characters
@@ -64,12 +67,19 @@ DEFAULT_RANGE = (1.0, 3.0)
 from 0, so quotients stay finite."""
 
 _WHITESPACE = " \t\n\r"  # pyparsing's default: other spaces are refused, as in edX
-_NUMBER = re.compile(r"\d+(?:\.\d*)?|\.\d+")
-_DIGITS = re.compile(r"\d+")
-_TENSOR_MIXED = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:_\{[A-Za-z0-9]+\})?\^\{[A-Za-z0-9]+\}'*")
-_TENSOR_LOWER = re.compile(r"[A-Za-z][A-Za-z0-9]*_\{[A-Za-z0-9]+\}'*")
-_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
-_INDEX = re.compile(r"\(([A-Za-z0-9]+)\)")
+_ALNUM = "A-Za-z0-9"
+# One pattern for every token, so a formula is split by the regex engine, not character by
+# character in Python: optional whitespace, then a number (group 1: digits with an optional
+# exponent and %, whitespace allowed inside as edX allows it) or anything else (group 2: a
+# name, an operator, a parenthesis, or any other single character, which is an error).
+# Names: an edX tensor name (U_{ij}^{2}, a_{k}), the extension w_(jk), or letters, digits and
+# _ then primes. Digits are ASCII only (pyparsing's nums); "." starts a number only before a digit.
+_NUMBER_TOKEN = (r"(?:[0-9]++(?:\.[0-9]*+)?|\.[0-9]++)"
+                 r"(?:[ \t\n\r]*+[eE][ \t\n\r]*+[+-]?[ \t\n\r]*+[0-9]++)?(?:[ \t\n\r]*+%)?")
+_NAME_TOKEN = (rf"[A-Za-z][{_ALNUM}]*+(?:(?:_\{{[{_ALNUM}]+\}})?\^\{{[{_ALNUM}]+\}}'*+"
+               rf"|_\{{[{_ALNUM}]+\}}'*+|[{_ALNUM}_]*+(?:(?<=_)\([{_ALNUM}]+\)|'*+))")
+_TOKEN = re.compile(rf"[ \t\n\r]*+(?:({_NUMBER_TOKEN})|({_NAME_TOKEN}|\|\||\*\*|[-+*/^()]|.))", re.S)
+_NUMBER_PARTS = re.compile(r"([0-9.]+)[ \t\n\r]*(?:[eE][ \t\n\r]*([+-]?)[ \t\n\r]*([0-9]+))?[ \t\n\r]*(%?)")
 _LATEX_COMMAND = re.compile(r"\\([A-Za-z]+)")
 
 _ASCII_HINTS = {
@@ -192,82 +202,47 @@ def _greek_name(word: str) -> str | None:
     return word if word in GREEK else None
 
 
-def _skip(text: str, pos: int) -> int:
-    while pos < len(text) and text[pos] in _WHITESPACE:
-        pos += 1
-    return pos
-
-
 def _tokenize(text: str) -> list[_Token]:
     tokens: list[_Token] = []
-    pos = _skip(text, 0)
-    n = len(text)
-    while pos < n:
-        ch = text[pos]
-        if ch.isascii() and (ch.isdigit() or (ch == "." and pos + 1 < n and text[pos + 1].isdigit()
-                                              and text[pos + 1].isascii())):
-            tokens.append(_number(text, pos))
-        elif ch.isascii() and ch.isalpha():
-            tokens.append(_name(text, pos))
-        elif text.startswith("||", pos):
-            tokens.append(_Token("op", "||", pos, pos + 2))
-        elif text.startswith("**", pos):
-            tokens.append(_Token("op", "^", pos, pos + 2))
-        elif ch in "+-*/^":
-            tokens.append(_Token("op", ch, pos, pos + 1))
-        elif ch in "()":
-            tokens.append(_Token(ch, ch, pos, pos + 1))
+    for match in _TOKEN.finditer(text):
+        number, other = match.group(1, 2)
+        if number is not None:
+            start = match.start(1)
+            tokens.append(_Token("num", number, start, match.end(), _number_value(number)))
+            continue
+        start, end = match.start(2), match.end()
+        first = other[0]
+        if first.isascii() and first.isalpha():
+            if "(" in other:                                # the extension w_(jk) -> w_jk
+                base, index = other[:-1].split("(")
+                tokens.append(_Token("name", base + index, start, end, plain=False))
+            else:
+                tokens.append(_Token("name", other, start, end, plain="{" not in other))
+        elif other in ("(", ")"):
+            tokens.append(_Token(other, other, start, end))
+        elif other in _OPERATORS:
+            tokens.append(_Token("op", _OPERATORS[other], start, end))
         else:
-            raise _character_error(text, pos)
-        pos = _skip(text, tokens[-1].end)
-    tokens.append(_Token("end", "", n, n))
+            raise _character_error(text, start)
+    tokens.append(_Token("end", "", len(text), len(text)))
     return tokens
 
 
-def _number(text: str, pos: int) -> _Token:
-    match = _NUMBER.match(text, pos)
-    assert match is not None
-    mantissa, end = match.group(), match.end()
-    exponent = ""
-    # edX: Optional(E + Optional(sign) + digits), whitespace allowed between the parts.
-    at = _skip(text, end)
-    if at < len(text) and text[at] in "eE":
-        at = _skip(text, at + 1)
-        sign = ""
-        if at < len(text) and text[at] in "+-":
-            sign = text[at]
-            at = _skip(text, at + 1)
-        digits = _DIGITS.match(text, at)
-        if digits and digits.group().isascii():
-            exponent = f"e{sign}{digits.group()}"
-            end = digits.end()
-    percent = False
-    at = _skip(text, end)
-    if at < len(text) and text[at] == "%":
-        percent, end = True, at + 1
+_OPERATORS = {"||": "||", "**": "^", "+": "+", "-": "-", "*": "*", "/": "/", "^": "^"}
+
+
+def _number_value(token: str) -> int | float:
+    """A number token's value, as edX computes it: an integer literal is an exact int, a
+    decimal or exponent makes a float, and ``%`` is ``float(...) * 0.01``."""
+    if token.isdigit():
+        return int(token)
+    if token.replace(".", "", 1).isdigit():
+        return float(token)
+    mantissa, sign, exponent, percent = _NUMBER_PARTS.fullmatch(token).groups()
+    text = mantissa if exponent is None else f"{mantissa}e{sign}{exponent}"
     if percent:
-        value: Any = float(mantissa + exponent) * 0.01   # as edX: float(...) * 0.01
-    elif "." in mantissa or exponent:
-        value = float(mantissa + exponent)
-    else:
-        value = int(mantissa)
-    return _Token("num", text[pos:end], pos, end, value)
-
-
-def _name(text: str, pos: int) -> _Token:
-    for pattern in (_TENSOR_MIXED, _TENSOR_LOWER):
-        match = pattern.match(text, pos)
-        if match:
-            return _Token("name", match.group(), pos, match.end(), plain=False)
-    match = _NAME.match(text, pos)
-    assert match is not None
-    name, end = match.group(), match.end()
-    if name.endswith("_"):
-        index = _INDEX.match(text, end)
-        if index:  # the extension w_(jk) -> w_jk
-            return _Token("name", name + index.group(1), pos, index.end(), plain=False)
-    primes = len(text) - len(text[end:].lstrip("'")) - end
-    return _Token("name", name + "'" * primes, pos, end + primes)
+        return float(text) * 0.01
+    return float(text) if exponent is not None or "." in mantissa else int(mantissa)
 
 
 def _check_parentheses(text: str, tokens: list[_Token]) -> None:
@@ -291,13 +266,17 @@ class _Parser:
     the tree depth is checked as it grows, never by recursing into a finished tree."""
 
     def __init__(self, text: str, known: Collection[str] | None, strict: bool,
-                 functions: Collection[str] | None) -> None:
+                 functions: Collection[str] | None, slots: bool = False) -> None:
         self.text = text
         self.strict = strict
         self.known = list(dict.fromkeys(known or ()))
         self.known_set = set(self.known)
         self.functions = list(FUNCTIONS) + [f for f in (functions or ()) if f not in FUNCTIONS]
         self.tokens = _tokenize(text)
+        if slots:                                   # parse_shape: the i-th number is Sym("#i")
+            numbers = (i for i, token in enumerate(self.tokens) if token.kind == "num")
+            for count, index in enumerate(numbers):
+                self.tokens[index] = dataclasses.replace(self.tokens[index], value=Sym(f"{SLOT}{count}"))
         _check_parentheses(text, self.tokens)
         self.i = 0
 
@@ -329,6 +308,10 @@ class _Parser:
         of the chain's first term."""
         depth = self.deepest(op.start, max(left[1], 1 + max(first, right[1])))
         return cls(left[0], right[0]), depth
+
+    @staticmethod
+    def literal(token: _Token) -> Expr:
+        return token.value if isinstance(token.value, Sym) else Num(token.value)
 
     def is_sign(self, token: _Token) -> bool:
         return token.kind == "op" and token.text in "+-"
@@ -395,13 +378,13 @@ class _Parser:
             if nxt.kind == "num":  # edX's signed number literal: binds tighter than ^
                 self.i += 2
                 self.check_operator_follows(tok.start)
-                num = (Num(nxt.value), 0)
+                num = (self.literal(nxt), 0)
                 return self.node(tok.start, Neg, num) if tok.text == "-" else num
             raise self.sign_error(tok)
         if tok.kind == "num":
             self.i += 1
             self.check_operator_follows(tok.start)
-            return Num(tok.value), 0
+            return self.literal(tok), 0
         if tok.kind == "name":
             if self.peek().kind == "(":
                 return self.call(nesting)
@@ -587,7 +570,7 @@ def parse(text: str, *, allowed: Collection[str] | None = None,
 
 
 def _parse(text: str, known: Collection[str] | None, *, strict: bool,
-           functions: Collection[str] | None = None) -> Expr:
+           functions: Collection[str] | None = None, slots: bool = False) -> Expr:
     if not isinstance(text, str):
         raise TypeError("a formula is a str")
     if len(text) > MAX_LENGTH:
@@ -595,7 +578,39 @@ def _parse(text: str, known: Collection[str] | None, *, strict: bool,
                     text[:MAX_LENGTH], MAX_LENGTH)
     if not text.strip(_WHITESPACE):
         raise _fail("the formula is empty", text, 0)
-    return _Parser(text, known, strict, functions).parse()
+    return _Parser(text, known, strict, functions, slots).parse()
+
+
+# --------------------------------------------------------------------------- shapes
+
+SLOT = "#"
+"""Prefix of the symbols that stand for a shape's numbers (no name can contain it)."""
+_NUMBER_FIELD, _OTHER_FIELD = operator.itemgetter(0), operator.itemgetter(1)
+
+
+def shape_key(text: str) -> tuple[str, list[int | float]] | None:
+    """``text``'s tokens with its numbers taken out, and the numbers' values in order.
+
+    Two formulas with the same key have the same tokens (names, operators, parentheses,
+    number tokens) and differ only in their numbers' values, so they parse to the same tree
+    up to those values (:func:`parse_shape`): ``2*x + 0.5`` and ``3 * x+7`` share one. None
+    for a text that only :func:`parse` can read (empty, too long, or holding a NUL: the key
+    is the tokens' texts joined by NUL). The split is :func:`_tokenize`'s, done by the regex
+    engine alone, which is what makes a key much cheaper than a parse."""
+    if len(text) > MAX_LENGTH or "\0" in text:
+        return None
+    fields = _TOKEN.findall(text)
+    if not fields:
+        return None
+    numbers = [int(n) if n.isdigit() else _number_value(n) for n in filter(None, map(_NUMBER_FIELD, fields))]
+    return "\0".join(map(_OTHER_FIELD, fields)), numbers
+
+
+def parse_shape(text: str, *, allowed: Collection[str]) -> Expr:
+    """:func:`parse` of ``text`` with its i-th number read as the symbol ``#i`` (see
+    :data:`SLOT`): the tree every formula of the same :func:`shape_key` has, once its
+    numbers are put back (``expr.substitute(tree, {"#0": 2, ...})``). Raises as parse does."""
+    return _parse(text, allowed, strict=True, slots=True)
 
 
 # --------------------------------------------------------------------------- equivalence
@@ -703,11 +718,17 @@ class SamplePoints:
 
     def matching(self, got: np.ndarray, want: np.ndarray) -> np.ndarray:
         """:meth:`same` for many rows at once: row i of ``got`` against ``want`` (one row for
-        all, or one row each). One array operation, however many candidates a diagnosis has."""
+        all, or one row each). One array operation, however many candidates a diagnosis has.
+        Where ``want`` is finite, ``|got - want|`` within the (finite) tolerance already means
+        ``got`` is finite: NaN compares false and an infinity is never that close."""
         with np.errstate(all="ignore"):
-            free = ~np.isfinite(want)              # where want is not finite, anything goes
             close = np.abs(got - want) <= self.atol + self.rtol * np.abs(want)
-            return np.all(free | (np.isfinite(got) & close), axis=-1)
+            if not (math.isfinite(self.atol) and math.isfinite(self.rtol)):
+                close &= np.isfinite(got)
+            free = ~np.isfinite(want)              # where want is not finite, anything goes
+            if free.any():
+                close |= free
+            return close.all(axis=-1)
 
 
 def equivalent(expected: Expr | str, given: Expr | str, variables: Sequence[str], *,

@@ -14,14 +14,20 @@ called by :mod:`bpcalc.problem`), so every command reports a broken question.
 Grading never raises for an answer: whatever a student typed gets a verdict.
 Grades are memoised per (question, answer text), and everything a question
 needs to grade many answers (sample points, the expected formula's values,
-the mistake candidates) is computed once per question, so a class of distinct
-answers costs a parse and one vectorised evaluation per formula.
+the mistake candidates) is computed once per question. :meth:`Grader.grade_many`
+grades a batch of answers to one question together, so a class of distinct
+answers costs little more than a class of repeated ones: numbers in a few array
+operations; formulas by shape (:mod:`bpcalc.formula_shapes`: one tokenization per
+answer, one parse and one NumPy evaluation per shape), with the reference path
+(a parse and ``expr.evaluate`` per answer) for anything a shape cannot take.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import difflib
+import functools
+import json
 import math
 import re
 from dataclasses import dataclass, field
@@ -30,8 +36,8 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 
 from .errors import AnswerError, BpcalcError, FormulaError
-from .numbers import (KEY_TOLERANCE, NotANumber, Reading, Tolerance, agreeing, agrees, counted, format_number,
-                      read_answer, read_written)
+from .numbers import (KEY_TOLERANCE, NotANumber, Reading, Tolerance, agrees, counted, format_number, read_answer,
+                      read_written, rounding_allowance, within)
 from .problem import KEY, Problem
 from .solver import Solution
 
@@ -39,8 +45,12 @@ QUESTION_KEYS = ("id", "prompt", "numeric", "key", "tolerance", "formula", "vari
                  "choice", "correct", "feedback", "show_expected", "mistakes", "verify")
 KINDS = ("numeric", "formula", "choice")
 _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_./-]*\Z")
-MEMO_LIMIT = 100_000        # distinct (question, answer) grades kept; then the memo starts afresh
+MEMO_LIMIT = 20_000         # distinct answers whose grades are kept (all questions); then the memo starts afresh
 PARSE_LIMIT = 20_000        # parsed formulas kept (a tree costs more memory than a grade)
+SHAPE_LIMIT = 20_000        # compiled formula shapes kept per question
+GRADING_ERRORS = (BpcalcError, ArithmeticError, ValueError, TypeError, RecursionError, MemoryError)
+_UNSEEN = object()
+_json_text = json.encoder.encode_basestring     # what json.dumps(text, ensure_ascii=False) writes
 
 
 @dataclass(frozen=True)
@@ -79,7 +89,7 @@ class Question:
         return self.expected
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Grade:
     """The verdict on one answer; ``to_dict`` is the object ``check --format json`` prints.
 
@@ -104,6 +114,22 @@ class Grade:
         return {"id": self.id, "given": self.given, "correct": self.correct,
                 "expected": self.expected, "expected_text": self.expected_text(digits),
                 "message": self.message, "diagnosis": self.diagnosis, "unanswered": self.unanswered}
+
+    def to_json(self, digits: int = 6, expected: str | None = None) -> str:
+        """``json.dumps(self.to_dict(digits), ensure_ascii=False)``, written directly: a
+        class report writes one per distinct answer. ``expected`` may give the JSON of the
+        ``"expected"`` and ``"expected_text"`` members, which one question's grades share."""
+        if expected is None:
+            expected = self.expected_json(digits)
+        tail = _json_tail if len(self.message) <= 300 else _json_tail.__wrapped__   # cache short ones
+        return (f'{{"id": {_json_text(self.id)}, "given": {_json_text(self.given)}, '
+                f'"correct": {"true" if self.correct else "false"}, {expected}, '
+                f'{tail(self.message, self.diagnosis, self.unanswered)}')
+
+    def expected_json(self, digits: int = 6) -> str:
+        """The ``"expected": …, "expected_text": …`` members of :meth:`to_json`."""
+        return (f'"expected": {json.dumps(self.expected, ensure_ascii=False)}, '
+                f'"expected_text": {json.dumps(self.expected_text(digits), ensure_ascii=False)}')
 
 
 def letters(count: int) -> list[str]:
@@ -407,6 +433,40 @@ class _FormulaCheck:
     factors: np.ndarray                                  # candidate missing factors' values, a row each
     swaps: tuple[tuple[str, str], ...]                   # (wrong, right) variable pairs
     generic: tuple[str, ...]                             # the sentences of the generic candidates
+    _stacks: dict = field(default_factory=dict, compare=False)   # swaps evaluated -> stacked points
+
+    @property
+    def base_env(self) -> dict[str, np.ndarray]:
+        """The sample points as one row each (a shape's answers are the other axis)."""
+        return self._stacked(())
+
+    def swap_matches(self, shape: Any, constants: np.ndarray) -> np.ndarray:
+        """Which variable swaps make a shape's answers (rows of ``constants``) right:
+        (answers, swaps) booleans. Only swaps of a variable the shape uses are evaluated (in
+        one pass over their stacked points); a swap of one it does not use leaves the values
+        as they are, which are wrong, so it never matches."""
+        n = self.points.samples
+        found = np.zeros((len(constants), len(self.swaps)), dtype=bool)
+        used = [index for index, (wrong, _right) in enumerate(self.swaps) if wrong in shape.used]
+        if used:
+            values = shape.evaluate(constants, self._stacked(tuple(used)))
+            found[:, used] = self.points.matching(values.reshape(len(constants), len(used), n), self.want)
+        return found
+
+    def _stacked(self, used: tuple[int, ...]) -> dict[str, np.ndarray]:
+        """The points repeated once per swap in ``used`` (or once, for none), each copy with
+        that swap's wrong variable given the right one's values; built once per set."""
+        stack = self._stacks.get(used)
+        if stack is None:
+            if len(self._stacks) >= 64:               # many variables, many subsets: bounded
+                self._stacks.clear()
+            env, n = self.points.env, self.points.samples
+            stack = {name: np.tile(values, max(len(used), 1))[None, :] for name, values in env.items()}
+            for block, index in enumerate(used):
+                wrong, right = self.swaps[index]
+                stack[wrong][0, block * n:(block + 1) * n] = env[right]
+            self._stacks[used] = stack
+        return stack
 
 
 class Grader:
@@ -421,10 +481,14 @@ class Grader:
         self.questions: dict[str, Question] = {
             question.id: question for question in parse_questions(problem, solution=self.solution)}
         self.problem_question_ids: tuple[str, ...] = tuple(self.questions)
-        self._grades: dict[tuple[str, str], Grade] = {}
+        self._grades: dict[str, dict[str, Grade]] = {}     # question id -> answer text -> its grade
+        self._memo_size = 0
         self._candidates_by_path: dict[str, _Candidates] = {}
         self._formulas: dict[tuple[str, tuple[str, ...]], Any] = {}
         self._checks: dict[str, _FormulaCheck] = {}
+        self._shapes: dict[str, dict[str, Any]] = {}     # question id -> shape key -> CompiledShape | None
+        self._constant_parts: Any = None                 # formula_shapes.ConstantParts, made when needed
+        self._blanks: dict[str, Grade] = {}
         self._diagnoser: Any = None
 
     # -- questions ------------------------------------------------------------
@@ -466,41 +530,104 @@ class Grader:
     def grade(self, qid: str, given: Any) -> Grade:
         """The verdict on one answer. Raises only for an unknown question id (bad input);
         any answer text, however hostile, gets a Grade."""
+        return self.grade_many(qid, [given])[0]
+
+    def grade_many(self, qid: str, answers: Sequence[Any]) -> list[Grade]:
+        """The verdicts on many answers to one question, in order (what a class file needs).
+        Answers graded before come from the memo; the others are graded together: their
+        numbers in one array test, their formulas one evaluation per shape
+        (:mod:`bpcalc.formula_shapes`). Raises only for an unknown question id."""
         question = self.question(qid)
-        text = answer_text(given)
-        expected = question.expected if question.show_expected else None
-        if not text:
-            return Grade(question.id, text, False, expected, "no answer given",
-                         unreadable=True, unanswered=True)
-        key = (question.id, text)
-        grade = self._grades.get(key)
-        if grade is None:
-            grade = self._graded(question, text)
+        memo = self._grades.get(question.id)
+        if memo is None:
+            memo = self._grades[question.id] = {}
+        grades: list[Any] = []
+        pending: dict[str, list[int]] = {}
+        blank = None
+        for given in answers:
+            text = given.strip().replace("\u2212", "-") if type(given) is str else answer_text(given)
+            if not text:
+                grades.append(blank or (blank := self._blank(question)))
+                continue
+            grade = memo.get(text)
+            if grade is None:
+                waiting = pending.get(text)
+                if waiting is None:
+                    pending[text] = [len(grades)]
+                else:
+                    waiting.append(len(grades))
+            grades.append(grade)
+        if pending:
+            texts = list(pending)
+            graded = self._graded_many(question, texts)
             if not question.show_expected:
-                grade = dataclasses.replace(grade, expected=None)
-            if len(self._grades) >= MEMO_LIMIT:
-                self._grades.clear()
-            self._grades[key] = grade
+                graded = [dataclasses.replace(grade, expected=None) for grade in graded]
+            self._memo_size += len(texts)
+            if self._memo_size > MEMO_LIMIT:
+                self._grades, self._memo_size = {question.id: memo}, len(texts)
+                memo.clear()
+            for text, grade in zip(texts, graded):
+                memo[text] = grade
+                for index in pending[text]:
+                    grades[index] = grade
+        return grades
+
+    def _blank(self, question: Question) -> Grade:
+        grade = self._blanks.get(question.id)
+        if grade is None:
+            expected = question.expected if question.show_expected else None
+            grade = self._blanks[question.id] = Grade(question.id, "", False, expected, "no answer given",
+                                                      unreadable=True, unanswered=True)
         return grade
 
+    def _graded_many(self, question: Question, texts: list[str]) -> list[Grade]:
+        together = {"numeric": self._grade_numbers, "formula": self._grade_formulas}.get(question.kind)
+        if together is not None:
+            try:
+                return together(question, texts)
+            except GRADING_ERRORS:
+                pass                            # an answer the batch cannot take: one by one
+        return [self._graded(question, text) for text in texts]
+
     def _graded(self, question: Question, text: str) -> Grade:
+        """One answer, alone; whatever goes wrong is a verdict, never an exception."""
         grade_kind: Callable[[Question, str], Grade] = {
-            "numeric": self._grade_numeric, "formula": self._grade_formula,
+            "numeric": lambda q, t: self._grade_numbers(q, [t])[0], "formula": self._grade_formula,
             "choice": self._grade_choice}[question.kind]
         try:
             return grade_kind(question, text)
-        except (BpcalcError, ArithmeticError, ValueError, TypeError, RecursionError, MemoryError) as error:
+        except GRADING_ERRORS as error:
             reason = str(error) or type(error).__name__
             return Grade(question.id, text, False, question.expected, f"cannot be graded: {reason}",
                          unreadable=True)
 
     # -- numeric
-    def _grade_numeric(self, question: Question, text: str) -> Grade:
-        try:
-            reading = read_answer(text)
-        except NotANumber as error:
-            return Grade(question.id, text, False, question.expected, str(error), unreadable=True)
-        verdict, diagnosis = self._numeric_verdict(question, reading)
+    def _grade_numbers(self, question: Question, texts: Sequence[str]) -> list[Grade]:
+        grades: list[Any] = [None] * len(texts)
+        expected = question.expected
+        indices, readings = [], []
+        for index, text in enumerate(texts):
+            written = read_written(text)
+            try:
+                if written is not None and math.isfinite(written.value):
+                    readings.append(Reading(written.value, written))
+                else:
+                    readings.append(read_answer(text))      # arithmetic, or a message saying why not
+                indices.append(index)
+            except NotANumber as error:
+                grades[index] = Grade(question.id, text, False, expected, str(error), unreadable=True)
+        if readings:
+            verdicts, diagnoses = self._numeric_verdicts(question, readings)
+            for index, reading, verdict, diagnosis in zip(indices, readings, verdicts, diagnoses):
+                text = texts[index]
+                if verdict and not reading.expression:
+                    grades[index] = Grade(question.id, text, True, expected, "correct")
+                else:
+                    grades[index] = self._numeric_grade(question, text, reading, verdict, diagnosis)
+        return grades
+
+    def _numeric_grade(self, question: Question, text: str, reading: Reading, verdict: bool,
+                       diagnosis: str | None) -> Grade:
         message = "correct" if verdict else "wrong"
         written = reading.written
         if (not verdict and diagnosis is None and written is not None and written.significant == 0
@@ -510,34 +637,44 @@ class Grader:
         if reading.expression:
             message += f" (your expression is {format_number(reading.value)})"
         return Grade(question.id, text, verdict, question.expected, message,
-                     None if diagnosis is None else f"Your answer {diagnosis}")
+                     None if diagnosis is None else _your_answer(diagnosis))
+
+    def _numeric_verdicts(self, question: Question, readings: Sequence[Reading]
+                          ) -> tuple[list[bool], list[str | None]]:
+        """(right?, the diagnosing sentence) for each answer, all in a few array operations.
+        An expression has no digits written, so only the tolerance counts for it; an answer
+        that is the parameter's value before an update is wrong even when the update is
+        smaller than the tolerance; a wrong answer is named after the closest listed mistake
+        it agrees with."""
+        tolerance = question.tolerance
+        values = np.array([reading.value for reading in readings], dtype=np.float64)
+        allowance = np.array([0.0 if reading.expression else rounding_allowance(tolerance, reading.written)
+                              for reading in readings])
+        right = within(values, question.value, tolerance, allowance)
+        verdicts = right.tolist()
+        diagnoses: list[str | None] = [None] * len(readings)
+        candidates = self._candidates(question)
+        if candidates is None:
+            return verdicts, diagnoses
+        rows = np.flatnonzero(right)
+        if rows.size and candidates.index("old_value") is not None:
+            # An update: the step is often smaller than the tolerance, so the answer must be
+            # closer to the new value than to the old one or to any listed mistake.
+            distance = np.abs(candidates.values[None, :] - values[rows, None])
+            rivals = candidates.conceptual & (distance <= np.abs(values[rows] - question.value)[:, None])
+            for row, index in _closest(rows, rivals, distance):
+                verdicts[row], diagnoses[row] = False, candidates.sentences[index]
+        rows = np.flatnonzero(~right)
+        if rows.size:
+            matching = within(values[rows, None], candidates.values[None, :], tolerance, allowance[rows, None])
+            distance = np.abs(candidates.values[None, :] - values[rows, None])
+            for row, index in _closest(rows, matching, distance):
+                diagnoses[row] = candidates.sentences[index]
+        return verdicts, diagnoses
 
     def _numeric_verdict(self, question: Question, reading: Reading) -> tuple[bool, str | None]:
-        """(right?, the diagnosing sentence). An expression has no digits written, so only
-        the tolerance counts for it; an answer that is the parameter's value before an
-        update is wrong even when the update is smaller than the tolerance."""
-        tolerance = question.tolerance
-        if reading.expression and tolerance.rounding:
-            tolerance = dataclasses.replace(tolerance, rounding=False)
-        right = agrees(reading.value, question.value, tolerance, reading.written)
-        candidates = self._candidates(question)
-        if right:
-            if candidates is not None and candidates.index("old_value") is not None:
-                # An update: the step is often smaller than the tolerance, so the answer must
-                # be closer to the new value than to the old one or to any listed mistake.
-                distance = np.abs(candidates.values - reading.value)
-                rivals = np.flatnonzero(candidates.conceptual & (distance <= abs(reading.value - question.value)))
-                if rivals.size:
-                    closest = rivals[np.argmin(distance[rivals])]
-                    return False, candidates.sentences[closest]
-            return True, None
-        if not candidates:
-            return False, None
-        matching = np.flatnonzero(agreeing(reading.value, candidates.values, tolerance, reading.written))
-        if not matching.size:
-            return False, None
-        closest = matching[np.argmin(np.abs(candidates.values[matching] - reading.value))]
-        return False, candidates.sentences[closest]
+        verdicts, diagnoses = self._numeric_verdicts(question, [reading])
+        return verdicts[0], diagnoses[0]
 
     def _candidates(self, question: Question) -> _Candidates | None:
         if question.path is None:
@@ -637,6 +774,8 @@ class Grader:
         return self._checks[question.id]
 
     def _grade_formula(self, question: Question, text: str) -> Grade:
+        """One formula answer by the reference path: its own tree, ``expr.evaluate`` at the
+        sample points and every variable swap (what the shapes' batches must agree with)."""
         from .formula import EVALUATION_ERRORS
 
         check = self._formula_check(question)
@@ -650,11 +789,95 @@ class Grader:
             except EVALUATION_ERRORS as error:
                 return Grade(question.id, text, False, question.value,
                              f"wrong: it cannot be computed at the sampled values ({error})")
-            if check.points.same(got, check.want):
-                return Grade(question.id, text, True, question.value, "correct")
-            diagnosis = _formula_diagnosis(check, got, swapped)
+            unusable = np.full_like(got, np.nan)
+            variants = np.array([unusable if values is None else values for values in swapped]
+                                ).reshape(1, len(swapped), got.shape[0])
+            found = check.points.matching(variants, check.want)
+            right, diagnoses = _formula_verdicts(check, got[None, :], lambda rows: found[rows])
+        return self._formula_grade(question, text, bool(right[0]), diagnoses[0])
+
+    def _formula_grade(self, question: Question, text: str, right: bool, diagnosis: str | None) -> Grade:
+        if right:
+            return Grade(question.id, text, True, question.value, "correct")
         return Grade(question.id, text, False, question.value,
                      "wrong (it differs from the expected formula at sampled values)", diagnosis)
+
+    def _grade_formulas(self, question: Question, texts: Sequence[str]) -> list[Grade]:
+        """Formula answers grouped by shape: each shape's answers evaluated at once, then the
+        verdicts of all of them in one pass (the variable swaps evaluated only for the wrong
+        answers no listed mistake or sign slip explains). An answer that has no shape or that
+        a shape cannot take (NotBatchable) is graded by :meth:`_grade_formula`."""
+        from .formula import shape_key
+        from .formula_shapes import ConstantParts, NotBatchable
+
+        check = self._formula_check(question)
+        shapes = self._shapes.setdefault(question.id, {})
+        if self._constant_parts is None:
+            self._constant_parts = ConstantParts()
+        grades: list[Any] = [None] * len(texts)
+        groups: dict[str, tuple[list[int], list[list[Any]], Any]] = {}
+        for index, text in enumerate(texts):
+            found = shape_key(text)
+            if found is not None:
+                key, numbers = found
+                shape = shapes.get(key, _UNSEEN)
+                if shape is _UNSEEN:
+                    if len(shapes) >= SHAPE_LIMIT:
+                        shapes.clear()
+                    shape = shapes[key] = _compiled_shape(text, question.variables, self._constant_parts)
+                if shape is not None:
+                    try:
+                        row = shape.constants(numbers)
+                    except NotBatchable:
+                        pass
+                    else:
+                        group = groups.get(key)
+                        if group is None:
+                            group = groups[key] = ([], [], shape)
+                        group[0].append(index)
+                        group[1].append(row)
+                        continue
+            grades[index] = self._graded(question, text)
+        blocks, values = [], []
+        for indices, rows, shape in groups.values():
+            constants = np.array(rows, dtype=np.float64).reshape(len(rows), -1)
+            try:
+                values.append(shape.evaluate(constants, check.base_env))
+            except NotBatchable:
+                for index in indices:
+                    grades[index] = self._graded(question, texts[index])
+                continue
+            blocks.append((shape, constants, indices))
+        if not blocks:
+            return grades
+        ends = np.cumsum([len(indices) for _shape, _constants, indices in blocks])
+        deferred: set[int] = set()
+
+        def swap_matches(todo: np.ndarray) -> np.ndarray:
+            """Which swaps make these rows right, each shape's rows evaluated together."""
+            found = np.zeros((len(todo), len(check.swaps)), dtype=bool)
+            owner = np.searchsorted(ends, todo, side="right")
+            for block in np.unique(owner).tolist():
+                mine = owner == block
+                shape, constants, _indices = blocks[block]
+                local = todo[mine] - (ends[block - 1] if block else 0)
+                try:
+                    found[mine] = check.swap_matches(shape, constants[local])
+                except NotBatchable:
+                    deferred.update(todo[mine].tolist())
+            return found
+
+        with np.errstate(all="ignore"):
+            right, diagnoses = _formula_verdicts(check, np.concatenate(values), swap_matches)
+        row = 0
+        for ok, diagnosis, index in zip(right.tolist(), diagnoses,
+                                        (index for _s, _c, indices in blocks for index in indices)):
+            if row in deferred:
+                grades[index] = self._graded(question, texts[index])
+            else:
+                grades[index] = self._formula_grade(question, texts[index], ok, diagnosis)
+            row += 1
+        return grades
 
     # -- choice
     def _grade_choice(self, question: Question, text: str) -> Grade:
@@ -690,26 +913,82 @@ def _separating(distance: float) -> str:
     return f"{{abs: {format_number(math.floor(half / step) * step, 1)}, rounding: true}}"
 
 
-def _formula_diagnosis(check: _FormulaCheck, got: np.ndarray, swapped: list[np.ndarray | None]) -> str | None:
-    """The question's listed mistakes first, then generic ones: the sign flipped, one
-    variable written for another (an index), a factor left out or one too many. Every
-    check reuses the answer's values at the sample points (the swapped variables were
-    evaluated with them, in one pass), and all candidates are compared in one array test.
-    A swap of a variable the answer does not use leaves its values unchanged, so it can
-    never match: the first match is the first swap of a used variable, in sorted order."""
+@functools.lru_cache(maxsize=4096)
+def _json_tail(message: str, diagnosis: str | None, unanswered: bool) -> str:
+    """The end of a grade's JSON: a class's grades share a few hundred messages and diagnoses."""
+    shown = "null" if diagnosis is None else _json_text(diagnosis)
+    return (f'"message": {_json_text(message)}, "diagnosis": {shown}, '
+            f'"unanswered": {"true" if unanswered else "false"}}}')
+
+
+@functools.lru_cache(maxsize=1024)
+def _your_answer(sentence: str) -> str:
+    """A diagnosis as shown: a class's wrong answers share a few dozen (one string each)."""
+    return f"Your answer {sentence}"
+
+
+def _closest(rows: np.ndarray, found: np.ndarray, distance: np.ndarray) -> list[tuple[int, int]]:
+    """(row, index of its closest candidate found) for the rows of ``found`` with any; ties
+    (and candidates at an infinite distance) go to the first, as argmin over those found."""
+    hit = found.any(axis=1)
+    if not hit.any():
+        return []
+    found, distance = found[hit], distance[hit]
+    closest = np.where(found, distance, np.inf).argmin(axis=1)
+    unfound = ~found[np.arange(len(found)), closest]
+    closest[unfound] = found[unfound].argmax(axis=1)
+    return list(zip(rows[hit].tolist(), closest.tolist()))
+
+
+def _formula_verdicts(check: _FormulaCheck, got: np.ndarray, swap_matches: Callable[[np.ndarray], np.ndarray]
+                      ) -> tuple[np.ndarray, list[str | None]]:
+    """(right?, diagnosis) for each row of ``got`` (an answer's values at the sample points).
+
+    A wrong answer is named after the question's listed mistakes first, then generic ones,
+    in this order: the sign flipped, one variable written for another (an index), a factor
+    left out or one too many. ``swap_matches(rows)`` says which variable swaps of
+    ``check.swaps`` make those rows right (rows, swaps); it is called only for the rows that
+    no listed mistake or sign explains, since it is the costly part. All candidates of a
+    step are compared in one array test."""
     points, want = check.points, check.want
-    if len(check.mistakes):
-        found = points.matching(got[None, :], check.mistakes)
-        if found.any():
-            return check.mistake_messages[int(np.argmax(found))]
-    unusable = np.full_like(got, np.nan)
-    factors = check.factors
-    rows = np.concatenate([-got[None, :],
-                           np.array([unusable if values is None else values for values in swapped]
-                                    ).reshape(len(swapped), -1),
-                           np.stack([got * factors, got / factors], axis=1).reshape(-1, got.shape[0])])
-    found = points.matching(rows, want)
-    return check.generic[int(np.argmax(found))] if found.any() else None
+    right = points.matching(got, want)
+    diagnoses: list[str | None] = [None] * len(got)
+    todo = np.flatnonzero(~right)
+    if todo.size and len(check.mistakes):
+        todo = _name_first(points.matching(got[todo, None, :], check.mistakes), todo,
+                           check.mistake_messages, diagnoses)
+    if todo.size:
+        todo = _name_first(points.matching(-got[todo], want)[:, None], todo, check.generic[:1], diagnoses)
+    if todo.size:
+        values = got[todo][:, None, :]
+        found = np.concatenate([swap_matches(todo), points.matching(values * check.factors, want),
+                                points.matching(values / check.factors, want)], axis=1)
+        factors = len(check.factors)                 # sentences: swaps, then per factor (missing, extra)
+        order = np.r_[np.arange(len(check.swaps)),
+                      len(check.swaps) + np.arange(2 * factors).reshape(2, factors).T.ravel()]
+        _name_first(found[:, order], todo, check.generic[1:], diagnoses)
+    return right, diagnoses
+
+
+def _name_first(found: np.ndarray, todo: np.ndarray, sentences: Sequence[str],
+                diagnoses: list[str | None]) -> np.ndarray:
+    """Name each row's first candidate found; return the rows still unexplained."""
+    hit = found.any(axis=1)
+    for row, index in zip(todo[hit].tolist(), found[hit].argmax(axis=1).tolist()):
+        diagnoses[row] = sentences[index]
+    return todo[~hit]
+
+
+def _compiled_shape(text: str, variables: Sequence[str], constants: Any) -> Any:
+    """The compiled shape of this formula's :func:`~bpcalc.formula.shape_key`, or None when
+    its answers need the reference path (it does not parse, or is not batchable)."""
+    from .formula import parse_shape
+    from .formula_shapes import NotBatchable, compile_shape
+
+    try:
+        return compile_shape(parse_shape(text, allowed=variables), variables, constants)
+    except (FormulaError, NotBatchable):
+        return None
 
 
 def _factors(tree: Any) -> list[Any]:

@@ -107,7 +107,7 @@ class Tolerance:
 KEY_TOLERANCE = Tolerance(rel=1e-6)   # answer keys: exact to their written digits
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Written:
     """A plain number as written: its value, the place of its last digit (``decimals``:
     3 for ``2.081``, -2 for ``20900``) and its ``significant`` digits as a teacher counts them."""
@@ -135,27 +135,24 @@ class Written:
 def read_written(text: str) -> Written | None:
     """``text`` as a plain decimal or scientific number, or None if it is not one."""
     match = _WRITTEN.match(text)
-    if not match or not (match["int"] or match["frac"]):
+    if match is None:
         return None
-    exponent_text = match["exp"] or "0"
-    digits_of_exponent = exponent_text.lstrip("+-").lstrip("0")
-    if len(digits_of_exponent) > _EXPONENT_DIGITS:        # 1e-99999999: 0 or inf, never a crash
+    sign, whole, point, fraction, exponent_text = match.groups()
+    if not (whole or fraction):
+        return None
+    if exponent_text is None:
+        exponent = 0
+    elif len(exponent_text.lstrip("+-").lstrip("0")) > _EXPONENT_DIGITS:   # 1e-99999999: 0 or inf
         exponent = int(math.copysign(10 ** _EXPONENT_DIGITS, -1 if exponent_text.startswith("-") else 1))
     else:
         exponent = int(exponent_text)
-    whole, fraction = match["int"], match["frac"]
     digits = (whole + fraction).lstrip("0")
     decimals = len(fraction) - exponent
-    if not match["point"] and digits:
-        placeholders = len(digits) - len(digits.rstrip("0"))   # 20900: the two zeros hold places
-        digits = digits.rstrip("0")
-        decimals -= placeholders
-    mantissa = f"{match['sign']}{whole or '0'}.{fraction or '0'}"
-    try:
-        value = float(f"{mantissa}e{exponent}")
-    except OverflowError:                                   # pragma: no cover (float() gives inf)
-        value = math.inf
-    return Written(value, decimals, len(digits))
+    if not point and digits:
+        significant = digits.rstrip("0")                   # 20900: the two zeros hold places
+        decimals -= len(digits) - len(significant)
+        digits = significant
+    return Written(float(f"{sign}{whole or '0'}.{fraction or '0'}e{exponent}"), decimals, len(digits))
 
 
 def written_precision(text: str) -> tuple[int, int] | None:
@@ -170,7 +167,7 @@ class NotANumber(ValueError):
     """An answer that cannot be read as a number; the message says what to write."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Reading:
     """A numeric answer, read: its value, and how it was written (None for an expression)."""
 
@@ -254,14 +251,19 @@ def _short(text: str, limit: int = 40) -> str:
     return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
+def rounding_allowance(tolerance: Tolerance, written: Written | None) -> float:
+    """How far a correctly rounded answer may be off: half a unit of the last digit written
+    (with float slack), when rounding counts for this tolerance and this number; else 0."""
+    if tolerance.rounding and written is not None and written.rounding_counts:
+        return written.half_unit * (1 + 1e-9)
+    return 0.0
+
+
 def allowed_error(exact: Any, tolerance: Tolerance, written: Written | None) -> Any:
     """How far an answer may be from ``exact`` (a number, or an array of candidate values):
     the tolerance, or half a unit of the last digit written when rounding counts."""
     maximum = np.maximum if isinstance(exact, np.ndarray) else max
-    bound = maximum(tolerance.abs, tolerance.rel * abs(exact))
-    if tolerance.rounding and written is not None and written.rounding_counts:
-        bound = maximum(bound, written.half_unit * (1 + 1e-9))
-    return bound
+    return maximum(maximum(tolerance.abs, tolerance.rel * abs(exact)), rounding_allowance(tolerance, written))
 
 
 def agrees(given: float, exact: float, tolerance: Tolerance = Tolerance(),
@@ -279,7 +281,16 @@ def agrees(given: float, exact: float, tolerance: Tolerance = Tolerance(),
 
 def agreeing(given: float, exact: Any, tolerance: Tolerance, written: Written | None) -> Any:
     """:func:`agrees` for a float, or for an array of exact values at once (the diagnosis
-    candidates); the slack absorbs float64 noise, so the tolerance is the same both ways."""
-    maximum = np.maximum if isinstance(exact, np.ndarray) else max
+    candidates)."""
+    return within(given, exact, tolerance, rounding_allowance(tolerance, written))
+
+
+def within(given: Any, exact: Any, tolerance: Tolerance, allowance: Any) -> Any:
+    """The rule itself, elementwise over NumPy arrays (many answers, many candidates):
+    ``|given - exact|`` at most the tolerance or the rounding ``allowance``, whichever is
+    larger; the slack absorbs float64 noise, so the tolerance is the same both ways."""
+    arrays = any(isinstance(x, np.ndarray) for x in (given, exact, allowance))
+    maximum = np.maximum if arrays else max
     error = abs(given - exact)
-    return error <= allowed_error(exact, tolerance, written) + _SLACK * maximum(abs(exact), abs(given))
+    bound = maximum(maximum(tolerance.abs, tolerance.rel * abs(exact)), allowance)
+    return error <= bound + _SLACK * maximum(abs(exact), abs(given))

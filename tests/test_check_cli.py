@@ -746,3 +746,15 @@ def test_interactive_check_follows_the_terminals_colour_rules(tmp_path, setting,
     assert "✓ correct" in screen and "a1 = 0.03" in screen
     assert bool(COLOUR.search(screen)) is coloured, repr(screen[:2000])
     assert ("\x1b[1m" in screen) is styled, repr(screen[:2000])
+
+
+def test_the_check_table_reads_as_sentences_and_states_the_rule():
+    result = bpcalc("check", REFERENCE, "--answer", "dC_dw2=-0.139", "--answer", "updated.w2=-5",
+                    env={"COLUMNS": "80"})
+    assert result.exit_code == 1 and not crashed(result)
+    text = " ".join(result.stdout.split())
+    assert "\\n" not in result.stdout                       # no escaped line break inside a cell
+    assert "expected -0.00416183. Your answer is ∂C/∂b" in text
+    for part in ("within 0.1 % of the exact value, above or below", "at least one significant digit",
+                 "20900 has 3", "Arithmetic counts within 0.1 % only", "nearer the new value than the old"):
+        assert part in text, part

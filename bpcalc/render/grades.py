@@ -14,8 +14,11 @@ from ..numbers import counted
 from ..usertext import visible
 from .tables import Table
 
-NUMERIC_RULE = ("Numbers count as right within 0.1 % of the exact value, or correctly rounded to "
-                "at least 3 decimals or 3 significant digits.")
+NUMERIC_RULE = ("A number is right within 0.1 % of the exact value, above or below, or when it is "
+                "the exact value correctly rounded to the digits written (at least one significant "
+                "digit, and 3 decimals or 3 significant digits: 20900 has 3). Arithmetic counts "
+                "within 0.1 % only, and an update only if nearer the new value than the old. "
+                "A question may set its own tolerance.")
 
 
 def grade_table(grades: list[Grade], numeric_rule: bool = True, digits: int = 6) -> Table:
@@ -32,8 +35,9 @@ def grade_table(grades: list[Grade], numeric_rule: bool = True, digits: int = 6)
     return table
 
 
-def verdict(grade: Grade, digits: int = 6, separator: str = "\n") -> str:
-    """✓ correct, or ✗ what is wrong; expected …, then the diagnosis."""
+def verdict(grade: Grade, digits: int = 6, separator: str = ". ") -> str:
+    """✓ correct, or ✗ what is wrong; expected …, then the diagnosis. (Not a newline between
+    them: the terminal shows every control character in a cell as an escape, ``\\n``.)"""
     if grade.correct:
         return "✓ correct"
     result = "✗ " + visible(grade.message)
