@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import re
 import sys
 from typing import Any, Callable
 
@@ -28,7 +29,10 @@ class BadInput(click.ClickException):
     exit_code = 2
 
     def show(self, file: Any = None) -> None:
-        click.echo(f"bpcalc: error: {self.format_message()}", err=True)
+        from .usertext import visible
+
+        # The message quotes user text (a file name, a key, a formula): one line, no escapes.
+        click.echo(f"bpcalc: error: {visible(self.format_message())}", err=True)
 
 
 def user_errors(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -60,12 +64,17 @@ def format_options(*formats: str, digits: int = 6) -> Callable[[Callable[..., An
     return decorate
 
 
+# JSON escapes C0 controls itself; these it would write raw (a terminal may act on C1
+# controls such as U+009B, CSI, and the bidi overrides reorder what is shown).
+_JSON_RAW_CONTROLS = re.compile("[\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
 def print_json(document: Any) -> None:
     try:
         text = json.dumps(document, indent=2, allow_nan=False, ensure_ascii=False)
     except ValueError:
         raise BadInput("the result holds a non-finite number, which JSON cannot carry") from None
-    click.echo(text)
+    click.echo(_JSON_RAW_CONTROLS.sub(lambda m: f"\\u{ord(m.group()):04x}", text))
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 80})
@@ -110,7 +119,7 @@ def solve(file: str, fmt: str, precision: int) -> None:
     from .render.tables import solution_tables
 
     tables = solution_tables(solution, precision)
-    heading = solution.problem.title or file
+    heading = solution.problem.title or file       # user text: each renderer makes it inert
     if fmt == "markdown":
         from .render.markdown import tables_markdown
 
@@ -124,6 +133,7 @@ def solve(file: str, fmt: str, precision: int) -> None:
 @main.command(short_help="Prove the answer keys of problem files right.")
 @click.argument("paths", nargs=-1, required=True)
 @format_options("text", "json")
+@user_errors
 def verify(paths: tuple[str, ...], fmt: str, precision: int) -> None:
     """Check the answer keys ('expected:') of problem files against the solver.
 
@@ -138,6 +148,8 @@ def verify(paths: tuple[str, ...], fmt: str, precision: int) -> None:
     """
     from .verify import verify as run
 
+    from .usertext import visible
+
     report = run(paths)
     if not report.files:
         raise BadInput("no problem files (*.yaml) found in " + ", ".join(paths))
@@ -151,8 +163,9 @@ def verify(paths: tuple[str, ...], fmt: str, precision: int) -> None:
 
         print_tables(verify_tables(report, precision), make_console())
         click.echo(verify_summary(report))
-        for broken in (f for f in report.files if f.error):
-            click.echo(f"bpcalc: error: {broken.error}", err=True)
+        for broken in report.files:
+            for line in broken.errors():
+                click.echo(f"bpcalc: error: {visible(line)}", err=True)
     sys.exit(report.exit_code)
 
 
@@ -293,13 +306,29 @@ def _answer_pairs(pairs: tuple[str, ...]) -> list[tuple[str, str]]:
     return answers
 
 
-def _answers_file(path: str) -> list[tuple[str, Any]]:
-    from .problem import parse_yaml, read_text
+ANSWERS_FILE = "an answers file (YAML mapping question ids to answers, e.g. 'dC_dw1: 2.081')"
 
-    document, _lines = parse_yaml(read_text(path), path)
+
+def _answers_file(path: str) -> tuple[list[tuple[str, Any]], dict]:
+    """The (id, answer) pairs of a YAML answers file, and the line of each id."""
+    from .errors import AnswerError, ProblemFileError
+    from .files import MAX_ANSWERS_BYTES, read_text
+    from .problem import parse_yaml
+    from .usertext import visible
+
+    text = read_text(path, ANSWERS_FILE, MAX_ANSWERS_BYTES)
+    if not any(line.strip() and not line.lstrip().startswith(("#", "---", "...")) for line in text.splitlines()):
+        raise AnswerError(f"{visible(path)}: the answers file is empty; expected a mapping of question "
+                          "ids to answers, e.g. 'dC_dw1: 2.081'")
+    try:
+        document, lines = parse_yaml(text, path)
+    except ProblemFileError as error:
+        where = visible(path) + "".join(f":{n}" for n in (error.line, error.column) if n is not None)
+        raise AnswerError(f"{where}: the answers file is not valid: {error.detail}") from None
     if not isinstance(document, dict):
-        raise BadInput(f"{path}: expected a mapping of question ids to answers, e.g. 'dC_dw1: 2.081'")
-    return [(str(qid), value) for qid, value in document.items()]
+        raise AnswerError(f"{visible(path)}: the answers file must be a mapping of question ids to answers, "
+                          "e.g. 'dC_dw1: 2.081'")
+    return [(str(qid), value) for qid, value in document.items()], lines
 
 
 @main.command(short_help="Grade your answers; say which mistake a wrong one matches.")
@@ -315,40 +344,55 @@ def check(file: str, pairs: tuple[str, ...], answers_path: str | None, fmt: str,
 
     Without answers, on a terminal, asks each question in turn. IDs are the
     question ids of the problem file; any solution path (gradients.w1,
-    updated.b, layers[2].delta[0]) can be checked too. Numbers are right when
+    updated.b, layers[2].delta[0]) can be checked too. A number is right
     within 0.1 % or correctly rounded to what you wrote (3 decimals or 3
-    significant digits at least). Exit code 0 when all are right, 1 otherwise.
+    significant digits at least, one of them not zero); arithmetic such as
+    -0.1387*0.03 is graded as the number it is. Exit code 0 when all are
+    right, 1 otherwise.
 
     \b
     Examples:
       bpcalc check problems/simple_network.yaml --answer dC_dw1=2.081 --answer dC_dw2=-0.139
       bpcalc check problems/simple_network.yaml --answer "dC_dwjk=a_k^(l-1)*delta_j^l"
       bpcalc check problems/simple_network.yaml --answers my_answers.yaml --format json
+      bpcalc check problems/simple_network.yaml -a updated.w1=-0.19809166 -p 10
       bpcalc check problems/simple_network.yaml          (interactive)
     """
+    from .errors import AnswerError
     from .grading import Grader
     from .problem import load
+    from .usertext import visible
 
     grader = Grader(load(file))
-    answers = _answer_pairs(pairs) + (_answers_file(answers_path) if answers_path else [])
+    answers = _answer_pairs(pairs)
+    if answers_path:
+        from_file, lines = _answers_file(answers_path)
+        for qid, _value in from_file:
+            try:
+                grader.question(qid)
+            except AnswerError as error:
+                line = lines.get((qid, "<key>"))
+                where = visible(answers_path) + (f":{line[0]}:{line[1]}" if line else "")
+                raise AnswerError(f"{where}: {error}") from None
+        answers += from_file
     if not answers:
         if not (sys.stdin.isatty() and sys.stdout.isatty()):
             raise BadInput("no answers given: use --answer ID=VALUE or --answers FILE "
-                           f"(questions: {', '.join(grader.questions) or 'none'})")
+                           f"(questions: {', '.join(grader.problem_question_ids) or 'none'})")
         from .render.interactive import ask_questions
 
-        sys.exit(0 if ask_questions(grader) else EXIT_WRONG)
+        sys.exit(0 if ask_questions(grader, precision) else EXIT_WRONG)
     for qid, _value in answers:
         grader.question(qid)          # unknown ids are bad input, before anything is printed
     grades = [grader.grade(qid, value) for qid, value in answers]
     if fmt == "json":
-        print_json([grade.to_dict() for grade in grades])
+        print_json([grade.to_dict(precision) for grade in grades])
     else:
         from .render.grades import grade_table
         from .render.terminal import make_console, print_tables
 
         numeric = any(grader.question(qid).kind == "numeric" for qid, _value in answers)
-        print_tables([grade_table(grades, numeric)], make_console())
+        print_tables([grade_table(grades, numeric, precision)], make_console())
     sys.exit(0 if all(grade.correct for grade in grades) else EXIT_WRONG)
 
 
@@ -356,42 +400,58 @@ def check(file: str, pairs: tuple[str, ...], answers_path: str | None, fmt: str,
 @click.argument("file")
 @click.argument("submissions")
 @click.option("--output", "-o", required=True, metavar="REPORT",
-              help="Where to write the report: .json or .csv.")
+              help="Where to write the report: .json or .csv (never one of the input files).")
+@click.option("--all-questions", is_flag=True,
+              help="Grade every question of the problem, also those the CSV has no column for "
+                   "(unanswered). JSON Lines submissions are always graded on every question.")
+@click.option("--precision", "-p", type=click.IntRange(1, 17), default=6, show_default=True,
+              help="Significant digits of the expected values shown (the JSON report also "
+                   "carries them at full precision).")
 @user_errors
-def grade(file: str, submissions: str, output: str) -> None:
+def grade(file: str, submissions: str, output: str, all_questions: bool, precision: int) -> None:
     """Grade a class's submissions (CSV or JSON Lines) and write a report.
 
     A CSV has a header 'student,<question id>,...' and one row per student; a
     JSON Lines file has one {"student": ..., "answers": {id: value}} per line.
-    Malformed rows are reported with their line number and skipped. The report
-    (JSON or CSV, by extension) is written atomically.
+    Every student is graded on the same questions (the CSV's columns, or all
+    of the problem's), a blank or missing answer counting as wrong, so every
+    score has the same total. A row that cannot be graded is reported with its
+    line number and skipped; a student's second row is skipped (the first
+    counts). The report (JSON or CSV, by extension) is written atomically.
 
     \b
     Examples:
       bpcalc grade problems/simple_network.yaml submissions.csv --output report.json
       bpcalc grade problems/simple_network.yaml submissions.jsonl -o report.csv
+      bpcalc grade problems/simple_network.yaml subs.csv -o report.csv --all-questions
     """
-    from .batch import grade_submissions, read_submissions, write_report
+    from .batch import ReportWriter, SubmissionFile, grade_submissions, question_ids
     from .grading import Grader
     from .problem import load
+    from .usertext import visible
 
     grader = Grader(load(file))
-    if not output.endswith((".json", ".csv")):
-        raise BadInput(f"{output}: the report must be a .json or .csv file")
-    folder = os.path.dirname(os.path.abspath(output))
-    if not os.path.isdir(folder):
-        raise BadInput(f"{output}: the folder {folder} does not exist")
-    rows = list(read_submissions(submissions, grader.question))
-    from .render.terminal import make_console, print_tables, progress_bar
+    writer = ReportWriter(output, inputs=(file, submissions), digits=precision)
+    jsonl = not submissions.endswith(".csv")
+    if jsonl and submissions.endswith((".jsonl", ".ndjson")) and not grader.problem_question_ids:
+        raise BadInput(f"{visible(file)}: the problem has no questions, which JSON Lines answers "
+                       "need; grade a CSV whose header names solution paths instead")
+    with SubmissionFile(submissions, grader.asked if jsonl else grader.question) as rows:
+        ids = question_ids(grader, rows.columns, all_questions)
+        from .render.grades import reading_progress
+        from .render.terminal import make_console
 
-    console = make_console()
-    with progress_bar(console, len(rows), "Grading") as advance:
-        report = grade_submissions(grader, rows, advance)
-    write_report(report, output)
+        console = make_console()
+        with writer, reading_progress(console, rows.size) as update:
+            counter = iter(range(1 << 62))
+            report = grade_submissions(grader, rows, lambda: next(counter) % 64 or update(rows.position),
+                                       ids=ids, sink=writer)
+            writer.finish(report)
     from .render.grades import batch_tables
+    from .render.terminal import print_tables
 
     print_tables(batch_tables(report), console)
-    click.echo(f"Report written to {output}.")
+    click.echo(f"Report written to {visible(output)}.")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -463,17 +463,29 @@ def _is_array(x: Any) -> bool:
 
 
 def _to_numpy(x: Any) -> Any:
-    """A NumPy scalar for x, so that 1/0 is inf instead of ZeroDivisionError."""
+    """A NumPy scalar for x, so that 1/0 is inf instead of ZeroDivisionError. A Python int
+    becomes a float64 (never an int64 that wraps, or an object array): one beyond float64's
+    range is "too large" (:func:`_too_large`), as it would be in edX's grader."""
     if _is_array(x) or isinstance(x, np.generic):
         return x
     if isinstance(x, complex):
         return np.complex128(x)
     if isinstance(x, int):
-        try:
-            return np.float64(float(x))
-        except OverflowError:
-            return np.float64(math.inf if x > 0 else -math.inf)
+        return np.float64(_int_to_float(x))
     return np.float64(x)
+
+
+def _int_to_float(n: int) -> float:
+    try:
+        return float(n)
+    except OverflowError:
+        raise _too_large() from None
+
+
+def _too_large() -> FormulaError:
+    return FormulaError("too large: a value in the formula is beyond ±1.8e308, the largest "
+                        "float64 (bpcalc computes exactly only with integers of up to "
+                        f"{_MAX_INT_BITS:,} bits)")
 
 
 # The edX functions (calc/functions.py), written so they also accept arrays.
@@ -505,12 +517,9 @@ def _abs(x):
     return np.abs(x)
 
 
-_MAX_FACTORIAL = 3000  # beyond this the result is returned as inf (edX would hang on huge n)
-
-
 def _fact(x):
     if _is_array(x):
-        return np.array([_fact(v) for v in x.ravel()], dtype=object).reshape(x.shape).astype(float)
+        return np.array([_int_to_float(_fact(v)) for v in x.ravel()], dtype=float).reshape(x.shape)
     if isinstance(x, (int, np.integer)) and not isinstance(x, bool):
         n = int(x)
     elif isinstance(x, (float, np.floating)) and float(x).is_integer():
@@ -519,8 +528,8 @@ def _fact(x):
         raise FormulaError(f"fact needs a whole number, not {format_number(x)}")
     if n < 0:
         raise FormulaError(f"fact needs a number that is not negative, not {n}")
-    if n > _MAX_FACTORIAL:
-        return math.inf
+    if n > 2 and math.lgamma(n + 1) / _LN2 > _MAX_INT_BITS:   # decided before computing it
+        raise _too_large()
     return math.factorial(n)
 
 
@@ -675,7 +684,31 @@ class Printer:
     """SymPy-style printer: ``print(node)`` calls ``_print_<Class>`` for the first class in
     the node's MRO that has a rule, and raises TypeError if none has."""
 
+    _spine: dict[int, tuple[Expr, str]] | None = None
+
     def print(self, node: Expr) -> str:
+        """The text of ``node``. A long flat sum or product (a+b+c+…: each node's left
+        operand is the previous one) is printed from the bottom of its left spine up, each
+        text kept for its parent, so hundreds of terms never recurse hundreds deep."""
+        spine = self._spine
+        if spine is not None and id(node) in spine:
+            return spine[id(node)][1]
+        top = spine is None
+        if top:
+            self._spine = spine = {}
+        try:
+            chain, current = [], getattr(node, "left", None)
+            while isinstance(current, Expr) and id(current) not in spine:
+                chain.append(current)
+                current = getattr(current, "left", None)
+            for pending in reversed(chain):        # the node is kept, so its id stays its own
+                spine[id(pending)] = (pending, self._rule(pending))
+            return self._rule(node)
+        finally:
+            if top:
+                self._spine = None
+
+    def _rule(self, node: Expr) -> str:
         for cls in type(node).__mro__:
             method = getattr(self, f"_print_{cls.__name__}", None)
             if method is not None:
@@ -695,6 +728,17 @@ class Printer:
     def binary(self, node: Any, op: str) -> str:
         return (self.operand(node.left, node, "left") + op
                 + self.operand(node.right, node, "right"))
+
+
+def _at_most(node: Expr, count: int) -> bool:
+    """Does ``node`` have at most ``count`` nodes? (Stops counting past ``count``.)"""
+    stack, seen = [node], 0
+    while stack:
+        seen += 1
+        if seen > count:
+            return False
+        stack.extend(_children(stack.pop()))
+    return True
 
 
 class UnicodePrinter(Printer):
@@ -755,10 +799,14 @@ class UnicodePrinter(Printer):
 
     def _print_Pow(self, node: Pow) -> str:
         base = self.operand(node.base, node, "left")
-        exponent = UnicodePrinter(compact=True).print(node.exponent)
-        script = _script(exponent, _SUPERSCRIPT) if len(exponent) <= 6 else None
-        if script is not None:
-            return base + script
+        # A superscript holds at most 6 characters, and every node prints at least one, so
+        # only an exponent of at most 6 nodes is tried compact: each exponent is printed
+        # once more at most a few characters long, never twice in full (x^x^…^x stays linear).
+        if _at_most(node.exponent, 6):
+            exponent = UnicodePrinter(compact=True).print(node.exponent)
+            script = _script(exponent, _SUPERSCRIPT) if len(exponent) <= 6 else None
+            if script is not None:
+                return base + script
         text = self.print(node.exponent)
         if precedence(node.exponent) < PREC_ATOM:  # a linear exponent is always bracketed
             text = f"({text})"
@@ -935,15 +983,21 @@ class LatexPrinter(Printer):
         return rf"\frac{{\partial {of}}}{{\partial {wrt}}}"
 
 
+_CHAINS = {Add: "sum", Sub: "sum", Mul: "product", Div: "product"}
+
+
 class TextPrinter(Printer):
     """The course grader's ASCII syntax, fully parenthesized: every operand that is not a
     number, name or call is in brackets (``(a_k^(l-1))*delta_j``), so the output parses
-    back to the same tree whatever the reader's precedence rules.  Vector nodes, which the
+    back to the same tree whatever the reader's precedence rules; only a sum or product
+    continued to the right is not (``a-b+c``, ``a/b*c``), as every reader goes left to right.  Vector nodes, which the
     grader has no syntax for, print as readable ASCII (``.*``, ``@``, ``transpose(...)``,
     ``[a, b]``, ``d(C)/d(w)``) that does not parse."""
 
     def operand(self, child: Expr, parent: Expr, side: str = "operand") -> str:
         text = self.print(child)
+        if side == "left" and _CHAINS.get(type(child), 0) == _CHAINS.get(type(parent), 1):
+            return text  # a-b+c, a/b*c: left to right in every reader; keeps long sums short
         atomic = precedence(child) == PREC_ATOM and not (isinstance(child, Num) and text.startswith("-"))
         return text if atomic else f"({text})"
 
@@ -1207,21 +1261,40 @@ def _rebuild(node: Expr, children: list[Expr]) -> Expr:
 
 def substitute(node: Expr, replacements: Mapping[str, Any]) -> Expr:
     """``node`` with every symbol whose key is in ``replacements`` replaced (by a tree or a
-    number), e.g. to test whether a student swapped two variables."""
-    if isinstance(node, Sym):
-        return _wrap(replacements[node.key]) if node.key in replacements else node
-    children = _children(node)
-    if not children:
-        return node
-    new = [substitute(child, replacements) for child in children]
-    if all(n is o for n, o in zip(new, children)):
-        return node
-    return _rebuild(node, new)
+    number), e.g. to test whether a student swapped two variables. Walks with a stack, so
+    a flat sum of hundreds of terms is fine."""
+    done: dict[int, Expr] = {}
+    stack: list[tuple[Expr, bool]] = [(node, False)]
+    while stack:
+        current, children_done = stack.pop()
+        if id(current) in done:
+            continue
+        if isinstance(current, Sym):
+            done[id(current)] = (_wrap(replacements[current.key]) if current.key in replacements
+                                 else current)
+            continue
+        children = _children(current)
+        if not children:
+            done[id(current)] = current
+        elif not children_done:
+            stack.append((current, True))
+            stack.extend((child, False) for child in children)
+        else:
+            new = [done[id(child)] for child in children]
+            done[id(current)] = (current if all(n is o for n, o in zip(new, children))
+                                 else _rebuild(current, new))
+    return done[id(node)]
 
 
 # --------------------------------------------------------------------------- evaluation
 
-_MAX_INT_BITS = 100_000  # an exact int power larger than this is computed as a float
+# Integers stay exact (as edX keeps them) while they have at most _MAX_INT_BITS bits: a
+# step costs microseconds, and 10^400*0 is 0 as in edX. A step beyond is "too large" (a
+# FormulaError), decided before it is computed; so is a final value beyond float64. The
+# value returned is an int only up to 2^53 (where every int is also an exact float64);
+# beyond, it is the nearest float64, so what reaches NumPy is never an unbounded int.
+_MAX_INT_BITS = 4096
+_EXACT_RESULT = 2 ** 53
 
 
 def _lookup_ci(mapping: Mapping[str, Any], name: str, what: str) -> Any:
@@ -1239,11 +1312,34 @@ def _lookup_ci(mapping: Mapping[str, Any], name: str, what: str) -> Any:
 
 
 def _safe(op: Callable[[Any, Any], Any], a: Any, b: Any) -> Any:
-    """Python arithmetic (as edX does it), NumPy's inf/nan where Python would raise."""
+    """Python arithmetic (as edX does it), NumPy's inf/nan where Python would raise;
+    an exact integer result is bounded (see _MAX_INT_BITS)."""
     try:
-        return op(a, b)
+        result = op(a, b)
     except (ZeroDivisionError, OverflowError):
         return op(_to_numpy(a), _to_numpy(b))
+    if type(result) is int and result.bit_length() > _MAX_INT_BITS:
+        raise _too_large()
+    return result
+
+
+def _bounded(value: Any) -> Any:
+    """A Python int within _MAX_INT_BITS bits (an integer literal may be longer)."""
+    if type(value) is int and value.bit_length() > _MAX_INT_BITS:
+        raise _too_large()
+    return value
+
+
+def _result(value: Any) -> Any:
+    """The value evaluate returns: an int only while small (see _MAX_INT_BITS)."""
+    if type(value) is int and not -_EXACT_RESULT <= value <= _EXACT_RESULT:
+        return _int_to_float(value)
+    return value
+
+
+def _as_float(value: Any) -> Any:
+    """What is handed to a NumPy operation: a Python int as a float64 (bounded)."""
+    return _int_to_float(value) if type(value) is int else value
 
 
 def _ADD(x: Any, y: Any) -> Any:
@@ -1268,8 +1364,8 @@ def _is_python_int(x: Any) -> bool:
 
 def _power(base: Any, exponent: Any) -> Any:
     if _is_array(base) or _is_array(exponent):
-        b = np.asarray(base)
-        x = np.asarray(exponent)
+        b = np.asarray(_as_float(base))
+        x = np.asarray(_as_float(exponent))
         if b.dtype.kind in "iub":
             b = b.astype(float)
         if not np.iscomplexobj(b) and not np.iscomplexobj(x):
@@ -1280,9 +1376,13 @@ def _power(base: Any, exponent: Any) -> Any:
     if _is_python_int(base) and _is_python_int(exponent):
         if exponent < 0 and base == 0:
             return math.inf
-        if exponent > 0 and abs(base) > 1 and exponent * math.log2(abs(base)) > _MAX_INT_BITS:
-            return np.power(_to_numpy(base), np.float64(exponent))
-        return base ** exponent
+        if exponent > 0 and abs(base) > 1 and (
+                exponent.bit_length() > 32 or exponent * math.log2(abs(base)) > _MAX_INT_BITS):
+            raise _too_large()          # decided before computing: 9^9^9 costs nothing
+        try:
+            return base ** exponent     # exact; a float for a negative exponent, as in Python
+        except (OverflowError, ZeroDivisionError):
+            return np.power(_to_numpy(base), _to_numpy(exponent))
     try:
         result = base ** exponent
     except (ZeroDivisionError, OverflowError, ValueError):
@@ -1326,6 +1426,8 @@ def _call(spec: Function | Callable[..., Any], args: list[Any], derivative: int,
         if derivative:
             raise FormulaError(f"no derivative of {name} is known")
         func = spec
+    if func is not _abs and func is not _fact and isinstance(spec, Function):
+        args = [_as_float(a) for a in args]     # NumPy functions get floats, never a huge int
     try:
         try:
             return func(*args)
@@ -1363,6 +1465,16 @@ def _piecewise(pieces: list[tuple[Any, Any]]) -> Any:
                      [np.broadcast_to(v, shape) for v in values], default=np.nan)
 
 
+def _environment_value(value: Any) -> Any:
+    """A variable's value as the evaluator uses it: lists and integer arrays become float
+    arrays (an int64 array would wrap around silently), Python numbers stay as given."""
+    if isinstance(value, (list, tuple)):
+        value = np.asarray(value)
+    if isinstance(value, (np.ndarray, np.generic)) and value.dtype.kind in "iub":
+        return value.astype(float)
+    return _bounded(value)
+
+
 def evaluate(node: Expr, env: Mapping[str, Any] | None = None,
              functions: Mapping[str, Function | Callable[..., Any]] | None = None) -> Any:
     """The value of ``node`` with ``env`` giving symbol values (numbers or arrays).
@@ -1371,8 +1483,7 @@ def evaluate(node: Expr, env: Mapping[str, Any] | None = None,
     callable), as edX's ``unary_functions``.  A symbol with no value, not a constant,
     raises FormulaError naming it.
     """
-    env = {} if env is None else {k: (np.asarray(v) if isinstance(v, (list, tuple)) else v)
-                                  for k, v in env.items()}
+    env = {} if env is None else {k: _environment_value(v) for k, v in env.items()}
     table: dict[str, Function | Callable[..., Any]] = dict(function_table())
     if functions:
         table.update(functions)
@@ -1444,11 +1555,11 @@ def evaluate(node: Expr, env: Mapping[str, Any] | None = None,
 
     def atom(n: Expr) -> Any:
         if isinstance(n, Num):
-            return n.value
+            return _bounded(n.value)
         if isinstance(n, Sym):
             return variable(n)
         if isinstance(n, Neg) and isinstance(n.operand, Num):
-            return -n.operand.value  # a signed literal such as the -2 in 2^-2
+            return -_bounded(n.operand.value)  # a signed literal such as the -2 in 2^-2
         if isinstance(n, Call):
             try:
                 spec = _lookup_ci(table, n.name, "function")
@@ -1458,15 +1569,15 @@ def evaluate(node: Expr, env: Mapping[str, Any] | None = None,
         if isinstance(n, (Neg, Add, Sub, Mul, Div, Parallel, Pow)):
             return group(n)
         if isinstance(n, Hadamard):
-            return np.multiply(group(n.left), group(n.right))
+            return np.multiply(_as_float(group(n.left)), _as_float(group(n.right)))
         if isinstance(n, MatMul):
-            return np.matmul(np.asarray(group(n.left)), np.asarray(group(n.right)))
+            return np.matmul(np.asarray(_as_float(group(n.left))), np.asarray(_as_float(group(n.right))))
         if isinstance(n, Transpose):
-            return np.asarray(group(n.operand)).T
+            return np.asarray(_as_float(group(n.operand))).T
         if isinstance(n, Vector):
-            return np.array([group(i) for i in n.items])
+            return np.array([_as_float(group(i)) for i in n.items])
         if isinstance(n, Matrix):
-            return np.array([[group(c) for c in row] for row in n.rows])
+            return np.array([[_as_float(group(c)) for c in row] for row in n.rows])
         if isinstance(n, Partial):
             raise FormulaError(f"{to_unicode(n)} is a derivative symbol, not a value: "
                                "it cannot be evaluated")
@@ -1481,4 +1592,4 @@ def evaluate(node: Expr, env: Mapping[str, Any] | None = None,
         raise TypeError(f"evaluate cannot handle {type(n).__name__}")
 
     with np.errstate(all="ignore"):
-        return group(node)
+        return _result(group(node))

@@ -112,11 +112,13 @@ class TextStream(io.TextIOWrapper):
 
 
 def open_text(path: str | os.PathLike[str], what: str, limit: int = MAX_SUBMISSIONS_BYTES,
-              newline: str | None = "") -> TextStream:
+              newline: str | None = "", errors: str = "strict") -> TextStream:
     """A streaming text handle (UTF-8, a leading BOM dropped), for files read row by row.
-    Decoding errors surface as UnicodeDecodeError while reading; callers report the row."""
+    Decoding errors surface as UnicodeDecodeError while reading; with
+    ``errors="surrogateescape"`` each bad byte becomes one lone surrogate instead, so a
+    reader can report the row that holds it and go on with the next."""
     handle, size = open_regular(path, what, limit)
-    stream = TextStream(handle, encoding="utf-8-sig", newline=newline)
+    stream = TextStream(handle, encoding="utf-8-sig", newline=newline, errors=errors)
     stream.size = size
     return stream
 

@@ -30,7 +30,9 @@ Refused with one helpful sentence and a position: implicit multiplication (``2x`
 ambiguous), LaTeX (``\\eta``, ``\\frac``), non-ASCII (``×``, ``·``, ``÷``, ``−``, ``σ``), unknown
 names (with did-you-mean), unbalanced or empty parentheses, doubled or trailing operators,
 an empty formula, more than 2,000 characters, more than 64 nested parentheses/calls and
-trees more than 100 operations deep (checked before recursing: no RecursionError).
+trees more than 100 operations deep (checked before recursing: no RecursionError). A flat
+chain such as a sum of hundreds of terms counts as one level: it is a long formula, not a
+deep one, and the course grader accepts it.
 A formula is data: it is tokenized and parsed by hand and never reaches eval or Python.
 """
 
@@ -51,12 +53,12 @@ from .expr import (
     evaluate, symbols, to_latex, to_text, to_unicode,
 )
 
-__all__ = ["parse", "equivalent", "describe", "FormulaDescription",
+__all__ = ["parse", "equivalent", "describe", "FormulaDescription", "SamplePoints", "EVALUATION_ERRORS",
            "MAX_LENGTH", "MAX_NESTING", "MAX_DEPTH", "DEFAULT_RANGE"]
 
 MAX_LENGTH = 2000   # characters
 MAX_NESTING = 64    # parentheses and function calls inside one another
-MAX_DEPTH = 100     # levels of the tree (1+1+...+1 counts one per operator)
+MAX_DEPTH = 100     # levels of operations (a flat chain 1+1+...+1 counts as one level)
 DEFAULT_RANGE = (1.0, 3.0)
 """Sample range for :func:`equivalent`: positive, so ``a_k^(l-1)`` stays real, and away
 from 0, so quotients stay finite."""
@@ -311,11 +313,22 @@ class _Parser:
         return _fail(message, self.text, position)
 
     def node(self, position: int, cls: type, *parts: tuple[Expr, int]) -> tuple[Expr, int]:
-        depth = 1 + max(d for _, d in parts)
+        return cls(*(n for n, _ in parts)), self.deepest(position, 1 + max(d for _, d in parts))
+
+    def deepest(self, position: int, depth: int) -> int:
         if depth > MAX_DEPTH:
             raise self.error(f"the formula is too deeply nested (more than {MAX_DEPTH} "
                              "levels of operations)", position)
-        return cls(*(n for n, _ in parts)), depth
+        return depth
+
+    def chain(self, left: tuple[Expr, int], op: _Token, cls: type,
+              right: tuple[Expr, int], first: int) -> tuple[Expr, int]:
+        """One more term of a flat chain a+b+c… (or a*b*c…, a||b||c…): the chain is one
+        level above its terms however long it is, as edX reads it (a sum of n terms, not
+        n nested sums), so hundreds of terms are not "nesting". ``first`` is the depth
+        of the chain's first term."""
+        depth = self.deepest(op.start, max(left[1], 1 + max(first, right[1])))
+        return cls(left[0], right[0]), depth
 
     def is_sign(self, token: _Token) -> bool:
         return token.kind == "op" and token.text in "+-"
@@ -335,29 +348,32 @@ class _Parser:
         left = self.product(nesting)
         if sign is not None and sign.text == "-":
             left = self.node(sign.start, Neg, left)
+        first = left[1]
         while self.is_sign(self.tok):
             op = self.tok
             self.i += 1
             right = self.product(nesting)
-            left = self.node(op.start, Add if op.text == "+" else Sub, left, right)
+            left = self.chain(left, op, Add if op.text == "+" else Sub, right, first)
         return left
 
     def product(self, nesting: int) -> tuple[Expr, int]:
         left = self.parallel(nesting)
+        first = left[1]
         while self.tok.kind == "op" and self.tok.text in "*/":
             op = self.tok
             self.i += 1
             right = self.parallel(nesting)
-            left = self.node(op.start, Mul if op.text == "*" else Div, left, right)
+            left = self.chain(left, op, Mul if op.text == "*" else Div, right, first)
         return left
 
     def parallel(self, nesting: int) -> tuple[Expr, int]:
         left = self.power(nesting)
+        first = left[1]
         while self.tok.kind == "op" and self.tok.text == "||":
             op = self.tok
             self.i += 1
             right = self.power(nesting)
-            left = self.node(op.start, Parallel, left, right)
+            left = self.chain(left, op, Parallel, right, first)
         return left
 
     def power(self, nesting: int) -> tuple[Expr, int]:
@@ -585,9 +601,20 @@ def _parse(text: str, known: Collection[str] | None, *, strict: bool,
 # --------------------------------------------------------------------------- equivalence
 
 
+def _as_numbers(values: np.ndarray) -> np.ndarray:
+    """Float (or complex) values: an exact integer too large for a float is inf."""
+    if values.dtype.kind in "fc":
+        return values
+    if values.dtype.kind in "iub":
+        return values.astype(float)
+    flat = [complex(v) if isinstance(v, complex) else _plain_value(v) for v in values.ravel()]
+    kind = complex if any(isinstance(v, complex) for v in flat) else float
+    return np.asarray(flat, dtype=kind).reshape(values.shape)
+
+
 def _evaluate_samples(tree: Expr, env: dict[str, np.ndarray], samples: int) -> np.ndarray:
     try:
-        result = np.asarray(evaluate(tree, env))
+        result = _as_numbers(np.asarray(evaluate(tree, env)))
         if result.ndim == 0 or result.shape == (samples,):
             return np.broadcast_to(result, (samples,))
     except FormulaError:
@@ -602,16 +629,96 @@ def _evaluate_samples(tree: Expr, env: dict[str, np.ndarray], samples: int) -> n
         raise FormulaError(f"the formula does not give one number per sample: {exc}") from None
 
 
+EVALUATION_ERRORS = (FormulaError, ArithmeticError, ValueError, TypeError, RecursionError, MemoryError)
+"""What evaluating a student's formula can raise: a wrong answer, never a crash."""
+
+
+class SamplePoints:
+    """The random points at which formulas are compared, drawn once (per question).
+
+    Each variable is drawn uniformly from ``ranges[name]`` or :data:`DEFAULT_RANGE`, in
+    sorted-name order from ``numpy.random.default_rng(seed)``, so a check is reproducible.
+    A formula is evaluated over all points at once (NumPy arrays), and with
+    :meth:`swapped` over several variants of the points in one evaluation, which is what
+    keeps grading a class of distinct answers fast."""
+
+    def __init__(self, variables: Sequence[str], ranges: Mapping[str, tuple[float, float]] | None = None,
+                 samples: int = 10, seed: int = 0, rtol: float = 1e-6, atol: float = 1e-12) -> None:
+        self.names = list(dict.fromkeys(variables))
+        self.samples, self.rtol, self.atol = samples, rtol, atol
+        rng = np.random.default_rng(seed)
+        self.env: dict[str, np.ndarray] = {}
+        for name in sorted(self.names):
+            low, high = (ranges or {}).get(name, DEFAULT_RANGE)
+            self.env[name] = rng.uniform(low, high, samples)
+
+    def values(self, tree: Expr) -> np.ndarray:
+        """The formula at every point (errors propagate: see :data:`EVALUATION_ERRORS`)."""
+        return _evaluate_samples(tree, self.env, self.samples)
+
+    def swaps(self) -> list[tuple[str, str]]:
+        """Every (wrong, right) pair of distinct variables, in sorted order of ``wrong``."""
+        return [(wrong, right) for wrong in sorted(self.names) for right in self.names if right != wrong]
+
+    def with_swaps(self, tree: Expr, swaps: Sequence[tuple[str, str]]) -> tuple[np.ndarray, list[np.ndarray | None]]:
+        """The formula at the points, and with variable ``wrong`` given ``right``'s values for
+        each (wrong, right): what ``substitute(tree, {wrong: Sym(right)})`` gives. All in one
+        evaluation over stacked copies of the points (the stack is built once); a variant
+        that cannot be evaluated is None. Errors of the formula itself propagate."""
+        n, blocks = self.samples, len(swaps) + 1
+        key = tuple(swaps)
+        if getattr(self, "_stack_key", None) != key:
+            stack = {name: np.tile(values, blocks) for name, values in self.env.items()}
+            for block, (wrong, right) in enumerate(swaps, start=1):
+                stack[wrong][block * n:(block + 1) * n] = self.env[right]
+            self._stack, self._stack_key = stack, key
+        try:
+            together = _evaluate_samples(tree, self._stack, n * blocks)
+        except EVALUATION_ERRORS:
+            return self.values(tree), self._one_by_one(tree, swaps)
+        return together[:n], [together[block * n:(block + 1) * n] for block in range(1, blocks)]
+
+    def _one_by_one(self, tree: Expr, swaps: Sequence[tuple[str, str]]) -> list[np.ndarray | None]:
+        variants: list[np.ndarray | None] = []
+        for wrong, right in swaps:
+            try:
+                variants.append(_evaluate_samples(tree, {**self.env, wrong: self.env[right]}, self.samples))
+            except EVALUATION_ERRORS:
+                variants.append(None)
+        return variants
+
+    def expected(self, tree: Expr) -> np.ndarray:
+        """The expected formula's values; FormulaError if it has no finite value at any point."""
+        want = self.values(tree)
+        if not np.isfinite(want).any():
+            raise FormulaError("the expected formula has no finite value at any sample point")
+        return want
+
+    def same(self, got: np.ndarray | None, want: np.ndarray) -> bool:
+        """Do ``got`` and ``want`` agree wherever ``want`` is finite (NaN or inf in ``got``
+        there, or no value at all, means no)?"""
+        if got is None:
+            return False
+        return bool(self.matching(got[None, :], want)[0])
+
+    def matching(self, got: np.ndarray, want: np.ndarray) -> np.ndarray:
+        """:meth:`same` for many rows at once: row i of ``got`` against ``want`` (one row for
+        all, or one row each). One array operation, however many candidates a diagnosis has."""
+        with np.errstate(all="ignore"):
+            free = ~np.isfinite(want)              # where want is not finite, anything goes
+            close = np.abs(got - want) <= self.atol + self.rtol * np.abs(want)
+            return np.all(free | (np.isfinite(got) & close), axis=-1)
+
+
 def equivalent(expected: Expr | str, given: Expr | str, variables: Sequence[str], *,
                ranges: Mapping[str, tuple[float, float]] | None = None, samples: int = 10,
                seed: int = 0, rtol: float = 1e-6, atol: float = 1e-12) -> bool:
     """Whether two formulas agree at ``samples`` random points, as course graders check.
 
-    Each variable is drawn uniformly from ``ranges[name]`` or :data:`DEFAULT_RANGE`
-    ([1, 3]), in sorted-name order from ``numpy.random.default_rng(seed)``, so a check is
-    reproducible.  Points where ``expected`` is not finite are skipped; an error, NaN or
-    inf in ``given`` where ``expected`` is finite means not equivalent.  Strings are parsed
-    with ``allowed=variables`` (a given string that does not parse is not equivalent).
+    The points are :class:`SamplePoints`' ([1, 3] by default). Points where ``expected`` is
+    not finite are skipped; an error, NaN or inf in ``given`` where ``expected`` is finite
+    means not equivalent.  Strings are parsed with ``allowed=variables`` (a given string
+    that does not parse is not equivalent).
     """
     names = list(dict.fromkeys(variables))
     if isinstance(expected, str):
@@ -621,23 +728,13 @@ def equivalent(expected: Expr | str, given: Expr | str, variables: Sequence[str]
             given = parse(given, allowed=names)
         except FormulaError:
             return False
-    rng = np.random.default_rng(seed)
-    env: dict[str, np.ndarray] = {}
-    for name in sorted(names):
-        low, high = (ranges or {}).get(name, DEFAULT_RANGE)
-        env[name] = rng.uniform(low, high, samples)
-    want = _evaluate_samples(expected, env, samples)
+    points = SamplePoints(names, ranges, samples, seed, rtol, atol)
+    want = points.expected(expected)
     try:
-        got = _evaluate_samples(given, env, samples)
-    except (FormulaError, ArithmeticError, ValueError, TypeError):
+        got = points.values(given)
+    except EVALUATION_ERRORS:
         return False
-    finite = np.isfinite(want)
-    if not finite.any():
-        raise FormulaError("the expected formula has no finite value at any sample point")
-    got, want = got[finite], want[finite]
-    if not np.all(np.isfinite(got)):
-        return False
-    return bool(np.all(np.isclose(got, want, rtol=rtol, atol=atol)))
+    return points.same(got, want)
 
 
 # --------------------------------------------------------------------------- describe

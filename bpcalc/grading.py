@@ -3,25 +3,35 @@
 Three kinds of question, as course homework asks them:
 
 * ``numeric``: a path into the solution (``gradients.w2``) or a literal number,
-  compared with :func:`bpcalc.numbers.agrees`; a wrong answer is diagnosed
-  against :mod:`bpcalc.mistakes`.
+  graded by the one numeric rule of :mod:`bpcalc.numbers`; a wrong answer is
+  diagnosed against :mod:`bpcalc.mistakes` (the closest matching mistake is named).
 * ``formula``: compared with the expected formula at random points of its
-  variables (:func:`bpcalc.formula.equivalent`), as course graders do.
+  variables (:class:`bpcalc.formula.SamplePoints`), as course graders do.
 * ``choice``: options lettered a, b, c, …; the answer is the letter(s).
 
-Grades are memoised per (question, answer text), so a class where many
-students typed the same formula parses and evaluates it once.
+Questions are validated when the problem file is loaded (:func:`parse_questions`,
+called by :mod:`bpcalc.problem`), so every command reports a broken question.
+Grading never raises for an answer: whatever a student typed gets a verdict.
+Grades are memoised per (question, answer text), and everything a question
+needs to grade many answers (sample points, the expected formula's values,
+the mistake candidates) is computed once per question, so a class of distinct
+answers costs a parse and one vectorised evaluation per formula.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
+import math
 import re
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
+
+import numpy as np
 
 from .errors import AnswerError, BpcalcError, FormulaError
-from .numbers import Tolerance, agrees, format_number
+from .numbers import (KEY_TOLERANCE, NotANumber, Reading, Tolerance, agreeing, agrees, counted, format_number,
+                      read_answer, read_written)
 from .problem import KEY, Problem
 from .solver import Solution
 
@@ -29,6 +39,8 @@ QUESTION_KEYS = ("id", "prompt", "numeric", "key", "tolerance", "formula", "vari
                  "choice", "correct", "feedback", "show_expected", "mistakes", "verify")
 KINDS = ("numeric", "formula", "choice")
 _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_./-]*\Z")
+MEMO_LIMIT = 100_000        # distinct (question, answer) grades kept; then the memo starts afresh
+PARSE_LIMIT = 20_000        # parsed formulas kept (a tree costs more memory than a grade)
 
 
 @dataclass(frozen=True)
@@ -52,33 +64,349 @@ class Question:
     verify_equals: Any = None                   # formula: the path/number it must then equal
     feedback: Mapping[str, str] = field(default_factory=dict)       # choice: letter -> why it is wrong
 
-    def expected_text(self) -> str:
+    @property
+    def expected(self) -> Any:
+        """The answer: the full-precision number, the formula text, or the right letters."""
         if self.kind == "numeric":
-            return format_number(self.value)
+            return float(self.value)
         if self.kind == "formula":
             return str(self.value)
         return ", ".join(sorted(self.correct))
 
+    def expected_text(self, digits: int = 6) -> str:
+        if self.kind == "numeric":
+            return format_number(self.value, digits)
+        return self.expected
+
 
 @dataclass(frozen=True)
 class Grade:
-    """The verdict on one answer; ``to_dict`` is the object ``check --format json`` prints."""
+    """The verdict on one answer; ``to_dict`` is the object ``check --format json`` prints.
+
+    ``expected`` is the full-precision number for a numeric question (the formula or the
+    letters otherwise), None when the question hides it; ``expected_text`` rounds it."""
 
     id: str
     given: str
     correct: bool
-    expected: str | None
+    expected: float | str | None
     message: str
     diagnosis: str | None = None
     unreadable: bool = False      # the answer could not be read at all (ask again, interactively)
+    unanswered: bool = False      # blank or missing: wrong, and counted as not answered
 
-    def to_dict(self) -> dict[str, Any]:
+    def expected_text(self, digits: int = 6) -> str | None:
+        if isinstance(self.expected, float):
+            return format_number(self.expected, digits)
+        return self.expected
+
+    def to_dict(self, digits: int = 6) -> dict[str, Any]:
         return {"id": self.id, "given": self.given, "correct": self.correct,
-                "expected": self.expected, "message": self.message, "diagnosis": self.diagnosis}
+                "expected": self.expected, "expected_text": self.expected_text(digits),
+                "message": self.message, "diagnosis": self.diagnosis, "unanswered": self.unanswered}
 
 
 def letters(count: int) -> list[str]:
     return [chr(ord("a") + i) for i in range(count)]
+
+
+# ---------------------------------------------------------------- questions, at load time
+
+def parse_questions(problem: Problem, validator: Any = None,
+                    solution: Solution | None = None) -> tuple[Question, ...]:
+    """Validate the raw ``questions:`` of a problem (solving it to resolve paths).
+
+    ``validator`` gives ``fail(path, message)`` and ``number(value, path)`` with the
+    file's lines (the problem loader passes its own); every error is one located line."""
+    from .problem import _Validator
+    from .solver import solve
+
+    if all(isinstance(spec, Question) for spec in problem.questions):
+        return tuple(problem.questions)                 # validated when the problem was loaded
+    reader = _QuestionReader(problem, validator or _Validator(problem.source, problem.lines),
+                             solution or solve(problem))
+    questions: dict[str, Question] = {}
+    for index, spec in enumerate(problem.questions):
+        question = spec if isinstance(spec, Question) else reader.question(spec, ("questions", index))
+        if question.id in questions:
+            raise reader.fail(("questions", index, "id"), f"duplicate question id {question.id!r}")
+        questions[question.id] = question
+    return tuple(questions.values())
+
+
+def _text(value: Any) -> str:
+    """A scalar from a problem file as the text its author wrote."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return getattr(value, "text", None) or str(value)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _path_value(document: Mapping[str, Any], path: str) -> float:
+    from .paths import resolve
+
+    value = resolve(document, path)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        if value is None:
+            raise AnswerError(f"{path!r} has no value for this problem (null)")
+        raise AnswerError(f"{path!r} is a list, not one number: add an index, e.g. {path}[0]")
+    return float(value)
+
+
+class _QuestionReader:
+    """Turns one raw question mapping into a :class:`Question`, or a located error."""
+
+    def __init__(self, problem: Problem, validator: Any, solution: Solution) -> None:
+        self.problem, self.validator = problem, validator
+        self.document = solution.to_dict()
+
+    def fail(self, path: tuple, message: str) -> BpcalcError:
+        return self.validator.fail(path, message)
+
+    def number(self, value: Any, path: tuple) -> float:
+        return self.validator.number(value, path)
+
+    def where(self, value: Any, path: tuple, what: str) -> float:
+        """A literal number, or the number at a solution path."""
+        if isinstance(value, str) and read_written(value) is None:
+            try:
+                return _path_value(self.document, value)
+            except BpcalcError as error:
+                raise self.fail(path, str(error)) from None
+        if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+            return self.number(value, path)
+        raise self.fail(path, f"expected {what}: a path into the solution (like gradients.w1) "
+                        f"or a number, got {_describe(value)}")
+
+    def question(self, spec: Any, path: tuple) -> Question:
+        if not isinstance(spec, Mapping):
+            raise self.fail(path, "expected a question (a mapping with 'id' and one of "
+                            "'numeric', 'formula' or 'choice')")
+        for key in spec:
+            if key not in QUESTION_KEYS:
+                close = difflib.get_close_matches(str(key), QUESTION_KEYS, n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                raise self.fail((*path, key, KEY), f"unknown key {key!r}{hint}; expected one of: "
+                                + ", ".join(QUESTION_KEYS))
+        qid = spec.get("id")
+        if not isinstance(qid, str) or not _ID.match(qid):
+            raise self.fail((*path, "id"), "expected an id of letters, digits and _ . / - "
+                            f"(like dC_dw2), got {_describe(qid)}")
+        kinds = [kind for kind in KINDS if kind in spec]
+        if len(kinds) != 1:
+            raise self.fail(path, f"question {qid!r} needs exactly one of 'numeric', 'formula' "
+                            f"or 'choice', got {len(kinds)}")
+        prompt = spec.get("prompt")
+        if isinstance(prompt, (list, Mapping)):
+            raise self.fail((*path, "prompt"), f"expected text, got {_describe(prompt)}")
+        show = spec.get("show_expected", True)
+        if not isinstance(show, bool):
+            raise self.fail((*path, "show_expected"), f"expected true or false, got {_describe(show)}")
+        kind = kinds[0]
+        common = dict(id=qid, kind=kind, prompt=_text(prompt), show_expected=show)
+        reader = {"numeric": self.numeric, "formula": self.formula, "choice": self.choice}[kind]
+        for key in ("tolerance", "key") if kind != "numeric" else ():
+            if key in spec:
+                raise self.fail((*path, key, KEY), f"'{key}' applies to numeric questions only")
+        return Question(**common, **reader(spec, path))
+
+    def numeric(self, spec: Mapping, path: tuple) -> dict[str, Any]:
+        target = spec["numeric"]
+        tolerance = Tolerance()
+        if spec.get("tolerance") is not None:
+            tolerance = self.tolerance(spec["tolerance"], (*path, "tolerance"))
+        key = spec.get("key")
+        if key is not None:
+            if isinstance(key, str) and read_written(key) is not None:
+                key = _WrittenKey(read_written(key).value, key.strip())
+            if not _is_number(key):
+                raise self.fail((*path, "key"), f"expected the published answer as a number, "
+                                f"got {_describe(key)}")
+            self.number(key, (*path, "key"))
+        value = self.where(target, (*path, "numeric"), "the answer")
+        is_path = isinstance(target, str) and read_written(target) is None
+        return dict(path=target.strip() if is_path else None, value=value, tolerance=tolerance, key=key)
+
+    def tolerance(self, spec: Any, path: tuple) -> Tolerance:
+        if not isinstance(spec, Mapping) or not spec or set(spec) - {"rel", "abs", "rounding"}:
+            raise self.fail(path, "expected {rel: …} and/or {abs: …} (and optionally "
+                            "rounding: true to also accept correctly rounded answers)")
+        rel = self.number(spec["rel"], (*path, "rel")) if "rel" in spec else 0.0
+        absolute = self.number(spec["abs"], (*path, "abs")) if "abs" in spec else 0.0
+        if rel < 0 or absolute < 0:
+            raise self.fail(path, "tolerances cannot be negative")
+        if rel >= 1:
+            raise self.fail((*path, "rel"), f"rel is a fraction of the exact value (0.01 is 1 %), "
+                            f"got {format_number(rel)}, which accepts almost anything")
+        rounding = spec.get("rounding", False)
+        if not isinstance(rounding, bool):
+            raise self.fail((*path, "rounding"), f"expected true or false, got {_describe(rounding)}")
+        return Tolerance(rel=rel, abs=absolute, rounding=rounding)
+
+    def formula(self, spec: Mapping, path: tuple) -> dict[str, Any]:
+        from .expr import symbols
+        from .formula import SamplePoints, parse
+
+        text = _text(spec["formula"])
+        variables = spec.get("variables")
+        try:
+            tree = parse(text)
+        except FormulaError as error:
+            raise self.fail((*path, "formula"), f"the expected formula does not parse: {error}") from None
+        own = sorted(symbols(tree) - _constants_in(tree, variables))
+        if variables is None:
+            variables = own
+        if not isinstance(variables, list) or not all(isinstance(v, str) for v in variables):
+            raise self.fail((*path, "variables"), "expected a list of variable names, like [a_k, delta_j]")
+        missing = [name for name in own if name not in variables]
+        if missing:
+            raise self.fail((*path, "variables"), f"the expected formula uses {', '.join(missing)}, "
+                            "which is not in 'variables'")
+        ranges = self.ranges(spec.get("ranges"), (*path, "ranges"), variables)
+        known = []
+        mistakes = spec.get("mistakes") or []
+        if not isinstance(mistakes, list):
+            raise self.fail((*path, "mistakes"), "expected a list of {formula: …, message: …}")
+        for index, entry in enumerate(mistakes):
+            if not isinstance(entry, Mapping) or set(entry) != {"formula", "message"}:
+                raise self.fail((*path, "mistakes", index),
+                                "expected {formula: <a wrong formula>, message: <what it means>}")
+            wrong = _text(entry["formula"])
+            try:
+                parse(wrong, allowed=variables)
+            except FormulaError as error:
+                raise self.fail((*path, "mistakes", index, "formula"),
+                                f"the listed mistake does not parse: {error}") from None
+            known.append((wrong, _text(entry["message"])))
+        try:
+            SamplePoints(variables, ranges).expected(parse(text, allowed=variables))
+        except FormulaError as error:
+            raise self.fail((*path, "formula"), f"{error}: check 'ranges'") from None
+        values, equals = self.verification(spec.get("verify"), (*path, "verify"), variables, tree)
+        return dict(value=text, variables=tuple(variables), ranges=ranges, known_mistakes=tuple(known),
+                    verify_values=values, verify_equals=equals)
+
+    def ranges(self, spec: Any, path: tuple, variables: Sequence[str]) -> dict[str, tuple[float, float]]:
+        if spec is None:
+            return {}
+        if not isinstance(spec, Mapping):
+            raise self.fail(path, "expected a mapping from variable names to [low, high], "
+                            f"e.g. {{l: [1, 3]}}, got {_describe(spec)}")
+        ranges = {}
+        for name, bounds in spec.items():
+            if name not in variables:
+                raise self.fail((*path, name, KEY), f"{name!r} is not one of the question's variables "
+                                f"({', '.join(variables)})")
+            if not isinstance(bounds, list) or len(bounds) != 2:
+                raise self.fail((*path, name), f"expected [low, high], got {_describe(bounds)}")
+            low, high = (self.number(bound, (*path, name, i)) for i, bound in enumerate(bounds))
+            if low >= high:
+                raise self.fail((*path, name), "expected [low, high] with low < high")
+            ranges[name] = (low, high)
+        return ranges
+
+    def verification(self, spec: Any, path: tuple, variables: Sequence[str], tree: Any
+                     ) -> tuple[dict[str, Any], Any]:
+        from .expr import symbols
+
+        if not spec:
+            return {}, None
+        if (not isinstance(spec, Mapping) or set(spec) != {"values", "equals"}
+                or not isinstance(spec["values"], Mapping)):
+            raise self.fail(path, "expected {values: {variable: path or number}, equals: path or number}")
+        values = dict(spec["values"])
+        unknown = [name for name in values if name not in variables]
+        if unknown:
+            raise self.fail((*path, "values", unknown[0], KEY), f"{unknown[0]!r} is not one of the "
+                            f"question's variables ({', '.join(variables)})")
+        needed = sorted(symbols(tree) & set(variables) - set(values))
+        if needed:
+            raise self.fail((*path, "values"), f"give a value for {', '.join(needed)} too")
+        for name, where in values.items():
+            self.where(where, (*path, "values", name), "a value")
+        self.where(spec["equals"], (*path, "equals"), "the value the formula must give")
+        return values, spec["equals"]
+
+    def choice(self, spec: Mapping, path: tuple) -> dict[str, Any]:
+        options = spec["choice"]
+        if not isinstance(options, list) or len(options) < 2:
+            raise self.fail((*path, "choice"), "expected a list of at least two options")
+        if len(options) > 26:
+            raise self.fail((*path, "choice"), f"expected at most 26 options (a to z), got {len(options)}")
+        for index, option in enumerate(options):
+            if isinstance(option, (list, Mapping)) or option is None:
+                raise self.fail((*path, "choice", index), f"expected the option's text, got {_describe(option)}")
+        valid = letters(len(options))
+        correct = spec.get("correct")
+        chosen = correct if isinstance(correct, list) else [correct]
+        if not chosen or not all(isinstance(c, str) and c.strip().lower() in valid for c in chosen):
+            raise self.fail((*path, "correct"), f"expected a letter from {', '.join(valid)} "
+                            f"(or a list of them), got {_describe(correct)}")
+        feedback = spec.get("feedback") or {}
+        if not isinstance(feedback, Mapping) or not all(str(k).lower() in valid for k in feedback):
+            raise self.fail((*path, "feedback"), f"expected a mapping from option letters "
+                            f"({', '.join(valid)}) to what choosing it means")
+        return dict(options=tuple(_text(o) for o in options),
+                    correct=frozenset(c.strip().lower() for c in chosen),
+                    feedback={str(k).lower(): _text(v) for k, v in feedback.items()})
+
+
+class _WrittenKey(float):
+    """A published key given as text ("-0.004"), which keeps its digits like a YAML number."""
+
+    __slots__ = ("text",)
+
+    def __new__(cls, value: float, text: str) -> "_WrittenKey":
+        number = super().__new__(cls, value)
+        number.text = text
+        return number
+
+
+def _constants_in(tree: Any, variables: Any) -> set[str]:
+    """Names in a formula that are constants (e, pi), unless the question makes them variables."""
+    from .expr import CONSTANTS, symbols
+
+    declared = set(variables) if isinstance(variables, list) else set()
+    return {name for name in symbols(tree) if name.casefold() in CONSTANTS and name not in declared}
+
+
+def _describe(value: Any) -> str:
+    from .problem import describe
+
+    return describe(value)
+
+
+# ---------------------------------------------------------------- grading
+
+@dataclass(frozen=True)
+class _Candidates:
+    """A numeric question's diagnosis table, as arrays: computed once per question."""
+
+    values: np.ndarray
+    names: tuple[str, ...]
+    sentences: tuple[str, ...]
+    conceptual: np.ndarray          # bool: a mistake of understanding (not rounding noise)
+
+    def index(self, name: str) -> int | None:
+        return self.names.index(name) if name in self.names else None
+
+
+@dataclass(frozen=True)
+class _FormulaCheck:
+    """What grading many answers to one formula question needs, computed once."""
+
+    points: Any                                         # formula.SamplePoints
+    want: np.ndarray
+    mistakes: np.ndarray                                 # listed mistakes' values, one row each
+    mistake_messages: tuple[str, ...]
+    factors: np.ndarray                                  # candidate missing factors' values, a row each
+    swaps: tuple[tuple[str, str], ...]                   # (wrong, right) variable pairs
+    generic: tuple[str, ...]                             # the sentences of the generic candidates
 
 
 class Grader:
@@ -90,246 +418,249 @@ class Grader:
         self.problem = problem
         self.solution = solution or solve(problem)
         self.document = self.solution.to_dict()
-        self.questions: dict[str, Question] = {}
-        for index, spec in enumerate(problem.questions):
-            question = self._question(spec, ("questions", index))
-            if question.id in self.questions:
-                raise problem.error(("questions", index, "id"), f"duplicate question id {question.id!r}")
-            self.questions[question.id] = question
+        self.questions: dict[str, Question] = {
+            question.id: question for question in parse_questions(problem, solution=self.solution)}
+        self.problem_question_ids: tuple[str, ...] = tuple(self.questions)
         self._grades: dict[tuple[str, str], Grade] = {}
-        self._mistakes: dict[str, list[tuple[str, float, str]]] = {}
-        self._formulas: dict[str, Any] = {}
+        self._candidates_by_path: dict[str, _Candidates] = {}
+        self._formulas: dict[tuple[str, tuple[str, ...]], Any] = {}
+        self._checks: dict[str, _FormulaCheck] = {}
+        self._diagnoser: Any = None
 
     # -- questions ------------------------------------------------------------
-    def _question(self, spec: Any, path: tuple) -> Question:
-        problem = self.problem
-        if not isinstance(spec, Mapping):
-            raise problem.error(path, "expected a question (a mapping with 'id' and one of "
-                                "'numeric', 'formula' or 'choice')")
-        for key in spec:
-            if key not in QUESTION_KEYS:
-                close = difflib.get_close_matches(str(key), QUESTION_KEYS, n=1)
-                hint = f" (did you mean {close[0]!r}?)" if close else ""
-                raise problem.error((*path, key, KEY), f"unknown key {key!r}{hint}; expected one of: "
-                                    + ", ".join(QUESTION_KEYS))
-        qid = spec.get("id")
-        if not isinstance(qid, str) or not _ID.match(qid):
-            raise problem.error((*path, "id"), "expected an id of letters, digits and _ . / - "
-                                f"(like dC_dw2), got {qid!r}")
-        kinds = [kind for kind in KINDS if kind in spec]
-        if len(kinds) != 1:
-            raise problem.error(path, f"question {qid!r} needs exactly one of 'numeric', 'formula' "
-                                f"or 'choice', got {len(kinds)}")
-        kind = kinds[0]
-        common = dict(id=qid, kind=kind, prompt=str(spec.get("prompt") or ""),
-                      show_expected=bool(spec.get("show_expected", True)))
-        if kind == "numeric":
-            return Question(**common, **self._numeric(spec, path))
-        if kind == "formula":
-            return Question(**common, **self._formula(spec, path))
-        return Question(**common, **self._choice(spec, path))
-
-    def _numeric(self, spec: Mapping, path: tuple) -> dict[str, Any]:
-        target = spec["numeric"]
-        tolerance = Tolerance()
-        if spec.get("tolerance") is not None:
-            tolerance = self._tolerance(spec["tolerance"], (*path, "tolerance"))
-        key = spec.get("key")
-        if key is not None and (isinstance(key, bool) or not isinstance(key, (int, float))):
-            raise self.problem.error((*path, "key"), f"expected the published answer as a number, got {key!r}")
-        if isinstance(target, str):
-            try:
-                value = self._path_value(target)
-            except BpcalcError as error:
-                raise self.problem.error((*path, "numeric"), str(error)) from None
-            return dict(path=target, value=value, tolerance=tolerance, key=key)
-        if isinstance(target, (int, float)) and not isinstance(target, bool):
-            return dict(value=float(target), tolerance=tolerance)
-        raise self.problem.error((*path, "numeric"), "expected a path into the solution (like "
-                                 f"gradients.w1) or a number, got {target!r}")
-
-    def _tolerance(self, spec: Any, path: tuple) -> Tolerance:
-        if not isinstance(spec, Mapping) or not spec or set(spec) - {"rel", "abs", "rounding"}:
-            raise self.problem.error(path, "expected {rel: …} and/or {abs: …} (and optionally "
-                                     "rounding: true to also accept correctly rounded answers)")
-        try:
-            rel, absolute = float(spec.get("rel", 0.0)), float(spec.get("abs", 0.0))
-        except (TypeError, ValueError):
-            raise self.problem.error(path, "expected numbers for rel and abs") from None
-        if rel < 0 or absolute < 0:
-            raise self.problem.error(path, "tolerances cannot be negative")
-        return Tolerance(rel=rel, abs=absolute, rounding=bool(spec.get("rounding", False)))
-
-    def _formula(self, spec: Mapping, path: tuple) -> dict[str, Any]:
-        from .expr import symbols
-        from .formula import parse
-
-        text = spec["formula"]
-        if not isinstance(text, str):
-            text = str(text)
-        variables = spec.get("variables")
-        try:
-            tree = parse(text)
-        except FormulaError as error:
-            raise self.problem.error((*path, "formula"), f"the expected formula does not parse: {error}") from None
-        own = sorted(symbols(tree))
-        if variables is None:
-            variables = own
-        if not isinstance(variables, list) or not all(isinstance(v, str) for v in variables):
-            raise self.problem.error((*path, "variables"), "expected a list of variable names")
-        missing = [name for name in own if name not in variables]
-        if missing:
-            raise self.problem.error((*path, "variables"), f"the expected formula uses {', '.join(missing)}, "
-                                     "which is not in 'variables'")
-        ranges = {}
-        for name, bounds in (spec.get("ranges") or {}).items():
-            if (not isinstance(bounds, list) or len(bounds) != 2
-                    or not all(isinstance(b, (int, float)) for b in bounds) or bounds[0] >= bounds[1]):
-                raise self.problem.error((*path, "ranges", name), "expected [low, high] with low < high")
-            ranges[name] = (float(bounds[0]), float(bounds[1]))
-        known = []
-        for index, entry in enumerate(spec.get("mistakes") or []):
-            if not isinstance(entry, Mapping) or set(entry) != {"formula", "message"}:
-                raise self.problem.error((*path, "mistakes", index),
-                                         "expected {formula: <a wrong formula>, message: <what it means>}")
-            known.append((str(entry["formula"]), str(entry["message"])))
-        check = spec.get("verify") or {}
-        if check and (not isinstance(check, Mapping) or set(check) != {"values", "equals"}
-                      or not isinstance(check["values"], Mapping)):
-            raise self.problem.error((*path, "verify"), "expected {values: {variable: path or number}, "
-                                     "equals: path or number}")
-        return dict(value=text, variables=tuple(variables), ranges=ranges, known_mistakes=tuple(known),
-                    verify_values=dict(check.get("values", {})), verify_equals=check.get("equals"))
-
-    def _choice(self, spec: Mapping, path: tuple) -> dict[str, Any]:
-        options = spec["choice"]
-        if not isinstance(options, list) or len(options) < 2:
-            raise self.problem.error((*path, "choice"), "expected a list of at least two options")
-        valid = letters(len(options))
-        correct = spec.get("correct")
-        chosen = correct if isinstance(correct, list) else [correct]
-        if not chosen or not all(isinstance(c, str) and c.strip().lower() in valid for c in chosen):
-            raise self.problem.error((*path, "correct"), f"expected a letter from {', '.join(valid)} "
-                                     f"(or a list of them), got {correct!r}")
-        feedback = spec.get("feedback") or {}
-        if not isinstance(feedback, Mapping) or not all(str(k).lower() in valid for k in feedback):
-            raise self.problem.error((*path, "feedback"), f"expected a mapping from option letters "
-                                     f"({', '.join(valid)}) to what choosing it means")
-        return dict(options=tuple(str(o) for o in options),
-                    correct=frozenset(c.strip().lower() for c in chosen),
-                    feedback={str(k).lower(): str(v) for k, v in feedback.items()})
-
     def number_at(self, where: Any) -> float:
         """A literal number, or the number at a solution path."""
-        if isinstance(where, (int, float)) and not isinstance(where, bool):
+        if _is_number(where):
             return float(where)
-        return self._path_value(str(where))
+        if isinstance(where, str) and read_written(where) is not None:
+            return read_written(where).value
+        return _path_value(self.document, str(where))
 
-    def _path_value(self, path: str) -> float:
-        from .paths import resolve
-
-        value = resolve(self.document, path)
-        if not isinstance(value, (int, float)):
-            raise AnswerError(f"{path!r} is a list, not one number: add an index, e.g. {path}[0]")
-        return float(value)
-
-    # -- answers --------------------------------------------------------------
     def question(self, qid: str) -> Question:
         """The question with this id or, failing that, an ad-hoc question for a solution path."""
         if qid in self.questions:
             return self.questions[qid]
         try:
-            value = self._path_value(qid)
+            value = _path_value(self.document, qid)
         except BpcalcError as error:
             if "." in qid or "[" in qid:
                 raise AnswerError(f"no question {qid!r}, and as a solution path: {error}") from None
-            ids = list(self.questions)
-            close = difflib.get_close_matches(qid, ids, n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
-            known = ", ".join(ids) if ids else "none"
-            raise AnswerError(f"no question {qid!r}{hint}; this problem's questions: {known} "
-                              "(or give a solution path such as gradients.w1)") from None
+            raise AnswerError(_no_question(qid, self.problem_question_ids)
+                              + " (or give a solution path such as gradients.w1)") from None
         question = Question(id=qid, kind="numeric", path=qid, value=value)
         self.questions[qid] = question
         return question
 
+    def asked(self, qid: str) -> Question:
+        """One of the problem's own questions (not a solution path), or a one-line error."""
+        if qid in self.problem_question_ids:
+            return self.questions[qid]
+        message = _no_question(qid, self.problem_question_ids)
+        try:
+            self.question(qid)
+        except BpcalcError:
+            raise AnswerError(message) from None
+        raise AnswerError(f"{message} ({qid!r} is a solution path: grade it from a CSV column)")
+
+    # -- answers --------------------------------------------------------------
     def grade(self, qid: str, given: Any) -> Grade:
+        """The verdict on one answer. Raises only for an unknown question id (bad input);
+        any answer text, however hostile, gets a Grade."""
         question = self.question(qid)
-        text = _answer_text(given)
-        key = (question.id, text)
+        text = answer_text(given)
+        expected = question.expected if question.show_expected else None
         if not text:
-            return Grade(question.id, text, False, None if not question.show_expected else
-                         question.expected_text(), "no answer given", unreadable=True)
-        if key not in self._grades:
-            grade = {"numeric": self._grade_numeric, "formula": self._grade_formula,
-                     "choice": self._grade_choice}[question.kind](question, text)
+            return Grade(question.id, text, False, expected, "no answer given",
+                         unreadable=True, unanswered=True)
+        key = (question.id, text)
+        grade = self._grades.get(key)
+        if grade is None:
+            grade = self._graded(question, text)
             if not question.show_expected:
-                grade = Grade(grade.id, grade.given, grade.correct, None, grade.message, grade.diagnosis)
+                grade = dataclasses.replace(grade, expected=None)
+            if len(self._grades) >= MEMO_LIMIT:
+                self._grades.clear()
             self._grades[key] = grade
-        return self._grades[key]
+        return grade
 
+    def _graded(self, question: Question, text: str) -> Grade:
+        grade_kind: Callable[[Question, str], Grade] = {
+            "numeric": self._grade_numeric, "formula": self._grade_formula,
+            "choice": self._grade_choice}[question.kind]
+        try:
+            return grade_kind(question, text)
+        except (BpcalcError, ArithmeticError, ValueError, TypeError, RecursionError, MemoryError) as error:
+            reason = str(error) or type(error).__name__
+            return Grade(question.id, text, False, question.expected, f"cannot be graded: {reason}",
+                         unreadable=True)
+
+    # -- numeric
     def _grade_numeric(self, question: Question, text: str) -> Grade:
-        expected = question.expected_text()
-        number = _parse_number(text)
-        if number is None:
-            return Grade(question.id, text, False, expected,
-                         f"{text!r} is not a number; write it like 2.081 or -1.5e-3", unreadable=True)
-        if agrees(number, question.value, question.tolerance, written=text.strip()):
-            return Grade(question.id, text, True, expected, "correct")
-        diagnosis = None
-        if question.path is not None:
-            for _name, value, sentence in self._candidates(question.path):
-                if agrees(number, value, question.tolerance, written=text.strip()):
-                    diagnosis = f"Your answer {sentence}"
-                    break
-        return Grade(question.id, text, False, expected, "wrong", diagnosis)
+        try:
+            reading = read_answer(text)
+        except NotANumber as error:
+            return Grade(question.id, text, False, question.expected, str(error), unreadable=True)
+        verdict, diagnosis = self._numeric_verdict(question, reading)
+        message = "correct" if verdict else "wrong"
+        written = reading.written
+        if (not verdict and diagnosis is None and written is not None and written.significant == 0
+                and question.value != 0 and abs(question.value) <= written.half_unit):
+            message = (f"wrong: {text} has no significant digit, so it is not {question.value:.3g} "
+                       "rounded; write its first significant digits")
+        if reading.expression:
+            message += f" (your expression is {format_number(reading.value)})"
+        return Grade(question.id, text, verdict, question.expected, message,
+                     None if diagnosis is None else f"Your answer {diagnosis}")
 
-    def _candidates(self, path: str) -> list[tuple[str, float, str]]:
-        if path not in self._mistakes:
-            from .mistakes import candidates
+    def _numeric_verdict(self, question: Question, reading: Reading) -> tuple[bool, str | None]:
+        """(right?, the diagnosing sentence). An expression has no digits written, so only
+        the tolerance counts for it; an answer that is the parameter's value before an
+        update is wrong even when the update is smaller than the tolerance."""
+        tolerance = question.tolerance
+        if reading.expression and tolerance.rounding:
+            tolerance = dataclasses.replace(tolerance, rounding=False)
+        right = agrees(reading.value, question.value, tolerance, reading.written)
+        candidates = self._candidates(question)
+        if right:
+            if candidates is not None and candidates.index("old_value") is not None:
+                # An update: the step is often smaller than the tolerance, so the answer must
+                # be closer to the new value than to the old one or to any listed mistake.
+                distance = np.abs(candidates.values - reading.value)
+                rivals = np.flatnonzero(candidates.conceptual & (distance <= abs(reading.value - question.value)))
+                if rivals.size:
+                    closest = rivals[np.argmin(distance[rivals])]
+                    return False, candidates.sentences[closest]
+            return True, None
+        if not candidates:
+            return False, None
+        matching = np.flatnonzero(agreeing(reading.value, candidates.values, tolerance, reading.written))
+        if not matching.size:
+            return False, None
+        closest = matching[np.argmin(np.abs(candidates.values[matching] - reading.value))]
+        return False, candidates.sentences[closest]
 
-            self._mistakes[path] = candidates(self.problem, self.solution, path)
-        return self._mistakes[path]
+    def _candidates(self, question: Question) -> _Candidates | None:
+        if question.path is None:
+            return None
+        if question.path not in self._candidates_by_path:
+            from . import mistakes
 
+            if self._diagnoser is None:
+                self._diagnoser = mistakes.Diagnoser(self.problem, self.solution)
+            found = mistakes.candidates(self.problem, self.solution, question.path, self._diagnoser)
+            self._candidates_by_path[question.path] = _Candidates(
+                np.array([value for _name, value, _sentence in found], dtype=np.float64),
+                tuple(name for name, _value, _sentence in found),
+                tuple(sentence for _name, _value, sentence in found),
+                np.array([mistakes.is_conceptual(name) for name, _value, _sentence in found], dtype=bool))
+        return self._candidates_by_path[question.path]
+
+    def tolerance_conflicts(self, question: Question) -> list[str]:
+        """Why this numeric question cannot separate right from wrong, for ``verify``: a
+        listed mistake (of :mod:`bpcalc.mistakes`) whose exact value the question grades as
+        right, or a published key that the question's own rule grades as wrong."""
+        problems = []
+        candidates = self._candidates(question)
+        if candidates is not None and candidates.conceptual.any():
+            accepted = []
+            for index in np.flatnonzero(candidates.conceptual):
+                value = float(candidates.values[index])
+                verdict, _ = self._numeric_verdict(question, Reading(value, read_written(repr(value))))
+                if verdict:
+                    accepted.append(index)
+            if accepted:
+                first = accepted[0]
+                others = f" (and {counted(len(accepted) - 1, 'other listed mistake')})" if len(accepted) > 1 else ""
+                nearest = float(np.min(np.abs(candidates.values[candidates.conceptual] - question.value)))
+                problems.append(
+                    f"a student whose answer {candidates.sentences[first].rstrip('.')} gets "
+                    f"{format_number(float(candidates.values[first]), 8)}, graded right{others}; "
+                    f"a tolerance that tells them apart: {_separating(nearest)}")
+        key = question.key
+        if key is not None and agrees(float(key), question.value, KEY_TOLERANCE, getattr(key, "text", None)):
+            grade = self.grade(question.id, key)          # a right key that students cannot type
+            if not grade.correct:
+                problems.append(f"the published key {answer_text(question.key)} is graded wrong "
+                                f"by the question's own rule ({grade.diagnosis or question.tolerance.brief()})")
+        return problems
+
+    # -- formula
     def _parsed(self, text: str, allowed: Sequence[str]) -> Any:
         from .formula import parse
 
         key = (text, tuple(allowed))
         if key not in self._formulas:
+            if len(self._formulas) >= PARSE_LIMIT:
+                self._formulas.clear()
             try:
                 self._formulas[key] = parse(text, allowed=allowed)
             except FormulaError as error:
                 self._formulas[key] = error
         return self._formulas[key]
 
-    def _grade_formula(self, question: Question, text: str) -> Grade:
-        from .formula import equivalent
+    def _formula_check(self, question: Question) -> _FormulaCheck:
+        if question.id not in self._checks:
+            from .expr import Sym, to_text
+            from .formula import EVALUATION_ERRORS, SamplePoints
 
-        expected_tree = self._parsed(question.value, question.variables)
+            points = SamplePoints(question.variables, question.ranges)
+            expected = self._parsed(question.value, question.variables)
+            if isinstance(expected, FormulaError):
+                raise expected
+            want = points.expected(expected)
+            listed, messages = [], []
+            for wrong, message in question.known_mistakes:
+                tree = self._parsed(wrong, question.variables)
+                try:
+                    if not isinstance(tree, FormulaError):
+                        listed.append(points.values(tree))
+                        messages.append(message)
+                except EVALUATION_ERRORS:
+                    continue
+            factors, shown = [], []
+            for factor in [Sym(name) for name in question.variables] + [
+                    f for f in _factors(expected) if not isinstance(f, Sym)]:
+                try:
+                    factors.append(points.values(factor))
+                    shown.append(to_text(factor))
+                except EVALUATION_ERRORS:
+                    continue
+            swaps = tuple(points.swaps())
+            generic = ("It has the wrong sign.",
+                       *(f"You wrote {wrong} where {right} belongs (check the indices)." for wrong, right in swaps),
+                       *(sentence for text in shown for sentence in
+                         (f"A factor {text} is missing.", f"It has an extra factor {text}.")))
+            empty = np.empty((0, points.samples))
+            self._checks[question.id] = _FormulaCheck(
+                points, want, np.array(listed) if listed else empty, tuple(messages),
+                np.array(factors) if factors else empty, swaps, generic)
+        return self._checks[question.id]
+
+    def _grade_formula(self, question: Question, text: str) -> Grade:
+        from .formula import EVALUATION_ERRORS
+
+        check = self._formula_check(question)
         given = self._parsed(text, question.variables)
         if isinstance(given, FormulaError):
             return Grade(question.id, text, False, question.value, f"cannot read the formula: {given}",
                          unreadable=True)
-        same = lambda tree: equivalent(expected_tree, tree, question.variables,  # noqa: E731
-                                       ranges=question.ranges)
-        if same(given):
-            return Grade(question.id, text, True, question.value, "correct")
-        diagnosis = None
-        for wrong, message in question.known_mistakes:
-            tree = self._parsed(wrong, question.variables)
-            if not isinstance(tree, FormulaError) and equivalent(tree, given, question.variables,
-                                                                 ranges=question.ranges):
-                diagnosis = message
-                break
-        if diagnosis is None:
-            diagnosis = _formula_diagnosis(expected_tree, given, question)
+        with np.errstate(all="ignore"):
+            try:
+                got, swapped = check.points.with_swaps(given, check.swaps)
+            except EVALUATION_ERRORS as error:
+                return Grade(question.id, text, False, question.value,
+                             f"wrong: it cannot be computed at the sampled values ({error})")
+            if check.points.same(got, check.want):
+                return Grade(question.id, text, True, question.value, "correct")
+            diagnosis = _formula_diagnosis(check, got, swapped)
         return Grade(question.id, text, False, question.value,
                      "wrong (it differs from the expected formula at sampled values)", diagnosis)
 
+    # -- choice
     def _grade_choice(self, question: Question, text: str) -> Grade:
         valid = letters(len(question.options))
         chosen = {part.lower() for part in re.split(r"[\s,;]+", text.strip().strip("()[]")) if part}
-        expected = ", ".join(sorted(question.correct))
+        expected = question.expected
         if not chosen or not chosen <= set(valid):
             return Grade(question.id, text, False, expected,
                          f"answer with the letter of an option ({', '.join(valid)}), e.g. b or a,c",
@@ -344,33 +675,41 @@ class Grader:
         return Grade(question.id, text, False, expected, "wrong", diagnosis)
 
 
-def _formula_diagnosis(expected: Any, given: Any, question: Question) -> str | None:
-    """Generic formula mistakes: sign flipped, one variable swapped for another, a factor left out."""
-    from .expr import Div, Mul, Neg, Sym, substitute, symbols, to_text
-    from .formula import equivalent
+def _no_question(qid: str, ids: Sequence[str]) -> str:
+    close = difflib.get_close_matches(qid, list(ids), n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    return f"no question {qid!r}{hint}; this problem's questions: {', '.join(ids) or 'none'}"
 
-    def same(tree: Any) -> bool:
-        try:
-            return equivalent(expected, tree, question.variables, ranges=question.ranges)
-        except BpcalcError:
-            return False
 
-    if same(Neg(given)):
-        return "It has the wrong sign."
-    used = sorted(symbols(given))
-    for wrong in used:
-        for right in question.variables:
-            if right != wrong and same(substitute(given, {wrong: Sym(right)})):
-                return f"You wrote {wrong} where {right} belongs (check the indices)."
-    factors = [Sym(name) for name in question.variables] + [
-        factor for factor in _factors(expected) if not isinstance(factor, Sym)]
-    for factor in factors:
-        shown = to_text(factor)
-        if same(Mul(given, factor)):
-            return f"A factor {shown} is missing."
-        if same(Div(given, factor)):
-            return f"It has an extra factor {shown}."
-    return None
+def _separating(distance: float) -> str:
+    """An absolute tolerance under half the distance to the nearest mistake, 1 digit."""
+    if distance <= 0 or not math.isfinite(distance):
+        return "none (a listed mistake gives the same value)"
+    half = distance / 2
+    step = 10.0 ** math.floor(math.log10(half))
+    return f"{{abs: {format_number(math.floor(half / step) * step, 1)}, rounding: true}}"
+
+
+def _formula_diagnosis(check: _FormulaCheck, got: np.ndarray, swapped: list[np.ndarray | None]) -> str | None:
+    """The question's listed mistakes first, then generic ones: the sign flipped, one
+    variable written for another (an index), a factor left out or one too many. Every
+    check reuses the answer's values at the sample points (the swapped variables were
+    evaluated with them, in one pass), and all candidates are compared in one array test.
+    A swap of a variable the answer does not use leaves its values unchanged, so it can
+    never match: the first match is the first swap of a used variable, in sorted order."""
+    points, want = check.points, check.want
+    if len(check.mistakes):
+        found = points.matching(got[None, :], check.mistakes)
+        if found.any():
+            return check.mistake_messages[int(np.argmax(found))]
+    unusable = np.full_like(got, np.nan)
+    factors = check.factors
+    rows = np.concatenate([-got[None, :],
+                           np.array([unusable if values is None else values for values in swapped]
+                                    ).reshape(len(swapped), -1),
+                           np.stack([got * factors, got / factors], axis=1).reshape(-1, got.shape[0])])
+    found = points.matching(rows, want)
+    return check.generic[int(np.argmax(found))] if found.any() else None
 
 
 def _factors(tree: Any) -> list[Any]:
@@ -382,22 +721,19 @@ def _factors(tree: Any) -> list[Any]:
     return [tree]
 
 
-def _answer_text(given: Any) -> str:
+def answer_text(given: Any) -> str:
     """An answer as text, with the digits as written and a Unicode minus made ASCII."""
+    if type(given) is str:
+        return given.strip().replace("\u2212", "-")
     if given is None:
         return ""
+    if isinstance(given, bool):
+        return "true" if given else "false"
     if isinstance(given, (list, tuple)):
-        return ",".join(_answer_text(item) for item in given)
+        return ",".join(answer_text(item) for item in given)
+    if isinstance(given, Mapping):
+        return "{" + ", ".join(f"{answer_text(k)}: {answer_text(v)}" for k, v in given.items()) + "}"
     if isinstance(given, float):
-        return getattr(given, "text", repr(given))
+        text = getattr(given, "text", None)
+        return text if text is not None else repr(given) if math.isfinite(given) else str(given)
     return str(given).strip().replace("\u2212", "-")
-
-
-def _parse_number(text: str) -> float | None:
-    import math
-
-    try:
-        value = float(text.strip())
-    except ValueError:
-        return None
-    return value if math.isfinite(value) else None

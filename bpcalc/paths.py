@@ -15,6 +15,8 @@ from typing import Any
 from .errors import BpcalcError
 
 _PART = re.compile(r"(?P<name>[A-Za-z_][A-Za-z0-9_]*)|\[(?P<index>-?\d+)\]|(?P<dot>\.)")
+MAX_INDEX_DIGITS = 9        # no solution has a billion entries; longer indices are refused unread
+MAX_PATH_LENGTH = 1000
 
 
 class PathError(BpcalcError):
@@ -26,22 +28,34 @@ def split(path: str) -> list[str | int]:
     parts: list[str | int] = []
     position, expect_name = 0, True
     text = path.strip()
+    if len(text) > MAX_PATH_LENGTH:
+        raise PathError(f"the path {_shown(text)} is {len(text):,} characters long; expected "
+                        "something like gradients.w1 or layers[2].delta[0]")
     while position < len(text):
         match = _PART.match(text, position)
         if not match or (match["dot"] and expect_name) or (match["name"] and not expect_name):
-            raise PathError(f"cannot read the path {path!r} at character {position + 1}; "
+            raise PathError(f"cannot read the path {_shown(path)} at character {position + 1}; "
                             "expected something like gradients.w1 or layers[2].delta[0]")
         if match["name"]:
             parts.append(match["name"])
             expect_name = False
         elif match["index"]:
+            digits = match["index"].lstrip("-")
+            if len(digits) > MAX_INDEX_DIGITS:
+                raise PathError(f"the path {_shown(path)} has an index of {len(digits):,} digits "
+                                f"at character {position + 1}; no solution has that many entries")
             parts.append(int(match["index"]))
         else:
             expect_name = True
         position = match.end()
     if not parts or expect_name:
-        raise PathError(f"cannot read the path {path!r}; expected something like gradients.w1")
+        raise PathError(f"cannot read the path {_shown(path)}; expected something like gradients.w1")
     return parts
+
+
+def _shown(path: str, limit: int = 60) -> str:
+    """A path quoted for a message: shortened when long (a key can be any text)."""
+    return repr(path if len(path) <= limit else path[:limit - 3] + "...")
 
 
 def resolve(document: dict[str, Any], path: str) -> Any:
@@ -52,14 +66,14 @@ def resolve(document: dict[str, Any], path: str) -> Any:
     for position, part in enumerate(parts):
         if isinstance(part, int):
             if not isinstance(value, list):
-                raise PathError(f"{path!r}: {walked or 'the solution'} is not a list")
+                raise PathError(f"{_shown(path)}: {walked or 'the solution'} is not a list")
             index = part - 1 if walked == "layers" else part
             if walked == "layers" and part < 1:
-                raise PathError(f"{path!r}: layers are numbered from 1 (layer 1 is the first "
+                raise PathError(f"{_shown(path)}: layers are numbered from 1 (layer 1 is the first "
                                 f"layer after the input), up to {len(value)}")
             if not -len(value) <= index < len(value):
                 bound = f"1 to {len(value)}" if walked == "layers" else f"0 to {len(value) - 1}"
-                raise PathError(f"{path!r}: index {part} is out of range for {walked} ({bound})")
+                raise PathError(f"{_shown(path)}: index {part} is out of range for {walked} ({bound})")
             value = value[index]
             walked += f"[{part}]"
         else:
@@ -68,9 +82,9 @@ def resolve(document: dict[str, Any], path: str) -> Any:
                 close = difflib.get_close_matches(part, choices, n=1)
                 hint = f" (did you mean {close[0]!r}?)" if close else ""
                 known = f"; {walked or 'the solution'} has: {', '.join(choices)}" if choices else ""
-                raise PathError(f"{path!r}: no {part!r} in {walked or 'the solution'}{hint}{known}")
+                raise PathError(f"{_shown(path)}: no {part!r} in {walked or 'the solution'}{hint}{known}")
             value = value[part]
             walked += ("." if walked else "") + part
         if value is None and position < len(parts) - 1:
-            raise PathError(f"{path!r}: {walked} is empty (null) for this problem")
+            raise PathError(f"{_shown(path)}: {walked} is empty (null) for this problem")
     return value

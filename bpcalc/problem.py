@@ -5,13 +5,17 @@ Every error names the file, the line and column where the YAML has them, and
 the key path (``layers[2].weights``: layers are numbered from 1 as in the
 course, every other list from 0), and says what was expected.
 
-YAML is composed into nodes with PyYAML's safe loader (no object construction)
-and converted by hand, which keeps the line of every value and refuses alias
-bombs and gigantic documents after a fixed number of values.
+A file is read only if it is a regular file of at most MAX_FILE_BYTES (so a FIFO
+or /dev/zero cannot block or fill memory). YAML is composed into nodes by libyaml
+(PyYAML's C loader; the pure-Python loader when libyaml is missing), with the YAML
+1.2 core schema's numbers, booleans and null, and converted by hand (no object
+construction), which keeps the line of every value and refuses alias bombs,
+gigantic documents and numbers of hundreds of digits with a located message.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import math
 import os
@@ -22,12 +26,16 @@ from typing import Any, Iterator, Mapping, Sequence
 import numpy as np
 
 from .activations import ACTIVATIONS, Activation
-from .errors import ProblemFileError
+from .errors import FileError, ProblemFileError
+from .files import MAX_PROBLEM_BYTES
+from .files import read_text as read_regular_file
 from .losses import LOSSES, Loss
-from .numbers import counted
+from .numbers import counted, format_number
+from .usertext import visible
 
-MAX_FILE_BYTES = 5_000_000
-MAX_VALUES = 2_000_000          # scalars and containers visited, aliases expanded
+MAX_FILE_BYTES = MAX_PROBLEM_BYTES   # a problem file is read whole, at most this many bytes
+MAX_VALUES = 2_000_000          # scalars and containers, aliases expanded
+MAX_NUMBER_DIGITS = 400         # a float64 needs at most ~17 significant digits (and 324 zeros)
 NAME_PATTERN = re.compile(r"[A-Za-z][A-Za-z0-9_]*\Z")
 PARAMETER_KINDS = ("weights", "bias")
 
@@ -35,6 +43,12 @@ TOP_KEYS = ("title", "description", "input", "target", "examples", "loss", "redu
             "learning_rate", "layers", "expected", "questions")
 LAYER_KEYS = ("activation", "weights", "bias", "names", "fixed", "slope")
 REDUCTIONS = ("mean", "sum")
+# Keys a newcomer writes that mean something else here, and what to write instead.
+_KEY_HINTS = {
+    "inputs": "for several examples write examples: [{input: …, target: …}, …]; for one, input: …",
+    "targets": "for several examples write examples: [{input: …, target: …}, …]; for one, target: …",
+}
+_NO_BIAS_WORDS = {"none", "no", "nil", "nothing", "false", "off"}
 
 Path = tuple[str | int, ...]
 
@@ -156,43 +170,32 @@ def load(path: str | os.PathLike[str]) -> Problem:
 
 
 def read_text(source: str, *, limit: int | None = None) -> str:
-    """The file's text, or a one-line error for a missing, huge or binary file."""
+    """The file's text (a regular file of at most ``limit`` bytes, UTF-8, no NUL byte),
+    or a one-line ProblemFileError. A FIFO, a device or a directory is refused without
+    waiting on it (see :mod:`bpcalc.files`)."""
     limit = MAX_FILE_BYTES if limit is None else limit
     try:
-        if os.path.isdir(source):
-            raise ProblemFileError("is a directory, expected a YAML file", source=source)
-        if os.path.getsize(source) > limit:
-            raise ProblemFileError(f"is larger than {limit:,} bytes; that is not a homework problem",
-                                   source=source)
-        with open(source, encoding="utf-8") as handle:
-            return handle.read()
-    except FileNotFoundError:
-        raise ProblemFileError("no such file", source=source) from None
-    except UnicodeDecodeError:
-        raise ProblemFileError("is not UTF-8 text, expected a YAML file", source=source) from None
-    except OSError as error:
-        raise ProblemFileError(f"cannot be read ({error.strerror})", source=source) from None
+        return read_regular_file(source, "a YAML problem file", limit)
+    except FileError as error:
+        message, prefix = str(error), f"{visible(source)}: "
+        detail = message[len(prefix):] if message.startswith(prefix) else message
+        raise ProblemFileError(detail, source=source) from None
 
 
-def parse_yaml(text: str, source: str) -> tuple[Any, dict[Path, tuple[int, int]]]:
+def parse_yaml(text: str, source: str, *, pure_python: bool = False) -> tuple[Any, dict[Path, tuple[int, int]]]:
     """Safe-compose YAML into plain values, and the (line, column) of every key path.
 
-    Positions of values are stored under their path; positions of keys under
-    ``(*path, KEY)``, so an unknown key is pointed at itself, not its value."""
+    libyaml (PyYAML's C loader) composes the nodes when it is installed, the pure-Python
+    loader otherwise (or with ``pure_python``); both read numbers, booleans and null by
+    the YAML 1.2 core schema (:func:`_loader`). Positions of values are stored under
+    their path; positions of keys under ``(*path, KEY)``, so an unknown key is pointed
+    at itself, not its value."""
     import yaml  # only the commands that read problem files pay for PyYAML
 
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        node = yaml.compose(text, Loader=_loader(pure_python))
     except yaml.MarkedYAMLError as error:
-        mark = error.problem_mark or error.context_mark
-        problem = (error.problem or error.context or "invalid YAML").strip()
-        context = error.context_mark if error.problem_mark and error.context else None
-        if context is not None and (context.line, context.column) != (mark.line, mark.column):
-            problem += (f" ({error.context.strip()} that starts at line {context.line + 1}, "
-                        f"column {context.column + 1})")
-        raise ProblemFileError(f"not valid YAML: {problem}", source=source,
-                               line=mark.line + 1 if mark else None,
-                               column=mark.column + 1 if mark else None) from None
+        raise _yaml_error(error, source) from None
     except yaml.YAMLError as error:
         raise ProblemFileError(f"not valid YAML: {error}", source=source) from None
     except RecursionError:
@@ -203,108 +206,206 @@ def parse_yaml(text: str, source: str) -> tuple[Any, dict[Path, tuple[int, int]]
     return _NodeConverter(source).convert(node)
 
 
+def _yaml_error(error: Any, source: str) -> ProblemFileError:
+    """A parser error as one located line (libyaml and PyYAML word them alike)."""
+    mark = error.problem_mark or error.context_mark
+    line = mark.line + 1 if mark else None
+    column = mark.column + 1 if mark else None
+    problem = (error.problem or error.context or "invalid YAML").strip()
+    if "maximum nesting depth" in problem:
+        return ProblemFileError("is nested too deeply to read (libyaml stops at 1,000 levels); "
+                                "refusing it", source=source, line=line, column=column)
+    context = error.context_mark if error.problem_mark and error.context else None
+    if context is not None and (context.line, context.column) != (mark.line, mark.column):
+        problem += (f" ({error.context.strip()} that starts at line {context.line + 1}, "
+                    f"column {context.column + 1})")
+    return ProblemFileError(f"not valid YAML: {problem}", source=source, line=line, column=column)
+
+
+# The YAML 1.2 core schema (https://yaml.org/spec/1.2.2/#1032-tag-resolution), instead of
+# PyYAML's YAML 1.1 rules: 1:30 is text (not 90), 010 is 10 (not octal 8), 0o10 is 8,
+# yes/no/on/off/y/n are text (not booleans), 1e-3 is a number (PyYAML 1.1 wants a dot).
+_CORE_SCHEMA = (
+    ("null", r"(?:~|null|Null|NULL|)", ["~", "n", "N", ""]),
+    ("bool", r"(?:true|True|TRUE|false|False|FALSE)", list("tTfF")),
+    # Core-schema integers (decimal, 0o, 0x) and floats, in one pattern: each becomes a
+    # float64 here, so one regular expression a scalar is enough (an explicit !!int is
+    # still checked to be an integer).
+    ("float", r"(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?|0o[0-7]+|0x[0-9a-fA-F]+"
+              r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))", list("-+0123456789.")),
+)
+_TAG = "tag:yaml.org,2002:"
+_INT = re.compile(r"[-+]?[0-9]+\Z")
+_DECIMAL = re.compile(r"[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?\Z")
+_SPECIAL_FLOATS = {".inf": math.inf, "+.inf": math.inf, "-.inf": -math.inf, ".nan": math.nan}
+_LOADERS: dict[bool, type] = {}
+
+
+def _loader(pure_python: bool = False) -> type:
+    """PyYAML's safe loader class (libyaml's when available) with the core-schema
+    resolvers; made once per process and shared by every file read."""
+    if pure_python not in _LOADERS:
+        import yaml
+
+        base = yaml.SafeLoader if pure_python else getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+        loader = type("CoreSchemaLoader", (base,), {"yaml_implicit_resolvers": {}})
+        for name, pattern, first in _CORE_SCHEMA:
+            loader.add_implicit_resolver(_TAG + name, re.compile(f"^{pattern}$"), first)
+        _LOADERS[pure_python] = loader
+    return _LOADERS[pure_python]
+
+
 KEY = "<key>"   # marks the position of a key itself in the positions map
-_PLAIN_TAGS = {f"tag:yaml.org,2002:{name}" for name in ("str", "int", "float", "bool", "null",
-                                                          "seq", "map", "timestamp")}
+_PLAIN_TAGS = {_TAG + name for name in ("str", "int", "float", "bool", "null", "seq", "map", "timestamp")}
 
 
 class _NodeConverter:
-    """YAML nodes -> Python values. Only plain tags are allowed (no ``!!python/…``),
-    and the expanded size is measured first (memoised per node), so an alias bomb
-    is refused before anything is built."""
+    """YAML nodes -> Python values, in one pass. Only plain tags are allowed (no
+    ``!!python/…``). A node reached again through an alias is not rebuilt: its value is
+    shared and its expanded size counted, so an alias bomb is refused once the document
+    would hold more than MAX_VALUES values, before anything downstream walks it."""
 
     def __init__(self, source: str) -> None:
         import yaml
 
         self.source = source
         self.lines: dict[Path, tuple[int, int]] = {}
-        self.constructor = yaml.SafeLoader("")
-        self.yaml = yaml
-        self.sizes: dict[int, int] = {}
+        self.scalar_node, self.sequence_node = yaml.ScalarNode, yaml.SequenceNode
+        self.built: dict[int, tuple[Any, int]] = {}     # id(node) -> (value, expanded size)
+        self.active: set[int] = set()                   # containers being built (recursion check)
 
     def convert(self, node: Any) -> tuple[Any, dict[Path, tuple[int, int]]]:
         try:
-            size = self._size(node, set())
+            value, _size = self._value(node, ())
         except RecursionError:
             raise ProblemFileError("is nested too deeply to read; refusing it", source=self.source) from None
-        if size > MAX_VALUES:
-            raise ProblemFileError(
-                f"has more than {MAX_VALUES:,} values (or aliases that expand to that); refusing it",
-                source=self.source)
-        return self._value(node, ()), self.lines
+        return value, self.lines
 
     def _fail(self, node: Any, message: str, path: Path = ()) -> ProblemFileError:
         return ProblemFileError(message, source=self.source, key=display_path(path) or None,
                                 line=node.start_mark.line + 1, column=node.start_mark.column + 1)
 
-    def _size(self, node: Any, active: set[int]) -> int:
-        """Values the node expands to, aliases included; checks tags on the way."""
-        if id(node) in self.sizes:
-            return self.sizes[id(node)]
-        if node.tag not in _PLAIN_TAGS and not (node.tag == "tag:yaml.org,2002:merge"):
-            raise self._fail(node, f"the tag {node.tag.replace('tag:yaml.org,2002:', '!!')} is not "
-                             "allowed: problem files hold plain numbers, text, lists and mappings")
-        if id(node) in active:
-            raise self._fail(node, "an alias refers to itself; refusing a recursive document")
-        active.add(id(node))
-        size = 1
-        if isinstance(node, self.yaml.SequenceNode):
-            for item in node.value:
-                size += self._size(item, active)
-                if size > MAX_VALUES:
-                    break
-        elif isinstance(node, self.yaml.MappingNode):
-            for key, value in node.value:
-                size += self._size(key, active) + self._size(value, active)
-                if size > MAX_VALUES:
-                    break
-        active.discard(id(node))
-        self.sizes[id(node)] = size
-        return size
+    def _too_big(self, node: Any, size: int) -> None:
+        if size > MAX_VALUES:
+            raise self._fail(node, f"has more than {MAX_VALUES:,} values (or aliases that expand "
+                             "to that); refusing it")
 
-    def _value(self, node: Any, path: Path) -> Any:
-        self.lines.setdefault(path, (node.start_mark.line + 1, node.start_mark.column + 1))
-        if isinstance(node, self.yaml.MappingNode):
-            result: dict[Any, Any] = {}
-            for key_node, value_node in node.value:
-                if key_node.tag == "tag:yaml.org,2002:merge":
-                    raise self._fail(key_node, "merge keys (<<) are not supported; write the keys out", path)
-                if not isinstance(key_node, self.yaml.ScalarNode):
-                    raise self._fail(key_node, "expected a plain key", path)
-                key = self._scalar(key_node, path)
-                if isinstance(key, float):
-                    key = key.text
-                if key in result:
-                    raise self._fail(key_node, f"duplicate key {key!r}", (*path, key))
-                self.lines[(*path, key, KEY)] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
-                result[key] = self._value(value_node, (*path, key))
-            return result
-        if isinstance(node, self.yaml.SequenceNode):
-            return [self._value(item, (*path, index)) for index, item in enumerate(node.value)]
-        return self._scalar(node, path)
+    def _value(self, node: Any, path: Path) -> tuple[Any, int]:
+        """The node's value and how many values it expands to (itself included)."""
+        mark = node.start_mark
+        self.lines.setdefault(path, (mark.line + 1, mark.column + 1))
+        if type(node) is self.scalar_node:
+            return self._scalar(node, path), 1
+        key = id(node)
+        if key in self.built:
+            return self.built[key]
+        if key in self.active:
+            raise self._fail(node, "an alias refers to itself; refusing a recursive document", path)
+        if node.tag not in _PLAIN_TAGS:
+            raise self._fail(node, self._tag_message(node.tag), path)
+        self.active.add(key)
+        if type(node) is self.sequence_node:
+            value, size = self._sequence(node, path)
+        else:
+            value, size = self._mapping(node, path)
+        self.active.discard(key)
+        self._too_big(node, size)
+        self.built[key] = (value, size)
+        return value, size
+
+    def _sequence(self, node: Any, path: Path) -> tuple[list, int]:
+        items, size, lines = [], 1, self.lines
+        for index, item in enumerate(node.value):
+            if type(item) is self.scalar_node:      # the common case, kept tight for big matrices
+                mark = item.start_mark
+                here = (*path, index)
+                lines.setdefault(here, (mark.line + 1, mark.column + 1))
+                items.append(self._scalar(item, here))
+                size += 1
+            else:
+                value, count = self._value(item, (*path, index))
+                items.append(value)
+                size += count
+                self._too_big(node, size)
+        return items, size
+
+    def _mapping(self, node: Any, path: Path) -> tuple[dict, int]:
+        result: dict[Any, Any] = {}
+        size = 1
+        for key_node, value_node in node.value:
+            if key_node.tag == _TAG + "merge":
+                raise self._fail(key_node, "merge keys (<<) are not supported; write the keys out", path)
+            if type(key_node) is not self.scalar_node:
+                raise self._fail(key_node, "expected a plain key", path)
+            key = self._scalar(key_node, path)
+            if isinstance(key, float):
+                key = key.text
+            if key in result:
+                raise self._fail(key_node, f"duplicate key {key!r}", (*path, key))
+            self.lines[(*path, key, KEY)] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
+            result[key], count = self._value(value_node, (*path, key))
+            size += 1 + count
+            self._too_big(node, size)
+        return result, size
 
     def _scalar(self, node: Any, path: Path) -> Any:
-        if node.tag == "tag:yaml.org,2002:timestamp":
+        tag = node.tag
+        if tag == "tag:yaml.org,2002:str" or tag == "tag:yaml.org,2002:timestamp":
             return node.value                  # a date is just text here
-        value = self.constructor.construct_object(node)
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            try:
-                number = float(value)
-            except OverflowError:
-                number = math.inf if value > 0 else -math.inf
-            return WrittenNumber(number, node.value)
-        return value
+        if tag == "tag:yaml.org,2002:float" or tag == "tag:yaml.org,2002:int":
+            return self._number(node, path)
+        if tag == "tag:yaml.org,2002:null":
+            return None
+        if tag == "tag:yaml.org,2002:bool":
+            word = node.value.lower()
+            if word not in ("true", "false"):
+                raise self._fail(node, f"expected true or false, got {node.value[:40]!r}", path)
+            return word == "true"
+        raise self._fail(node, self._tag_message(tag), path)
+
+    def _number(self, node: Any, path: Path) -> WrittenNumber:
+        """A number as the core schema reads it, read as float64 (a decimal integer too:
+        ``float(text)`` has no digit limit, so a 5,000-digit integer cannot crash ``int``)."""
+        text = node.value.strip()
+        if len(text) > MAX_NUMBER_DIGITS:
+            digits = sum(ch.isdigit() for ch in text)
+            if digits > MAX_NUMBER_DIGITS:
+                raise self._fail(node, f"expected a finite number of at most {MAX_NUMBER_DIGITS} "
+                                 f"digits, got one of {digits:,} digits", path)
+        integer = node.tag == "tag:yaml.org,2002:int"
+        try:
+            if _DECIMAL.match(text) and (not integer or _INT.match(text)):
+                value = float(text)
+            elif text[:2] in ("0x", "0o"):
+                value = float(int(text[2:], 16 if text[1] == "x" else 8))
+            elif text.lower() in _SPECIAL_FLOATS and not integer:
+                value = _SPECIAL_FLOATS[text.lower()]
+            else:
+                raise ValueError(text)
+        except OverflowError:
+            value = math.inf                    # refused as "not finite" where a number is read
+        except ValueError:
+            what = "an integer" if integer else "a number"
+            raise self._fail(node, f"expected {what}, got {text[:40]!r}", path) from None
+        return WrittenNumber(value, text)
+
+    @staticmethod
+    def _tag_message(tag: str) -> str:
+        return (f"the tag {tag.replace(_TAG, '!!')} is not allowed: problem files hold plain "
+                "numbers, text, lists and mappings")
 
 
 def display_path(path: Path) -> str:
-    """``("layers", 1, "weights", 0)`` -> ``layers[2].weights[0]`` (layers count from 1)."""
+    """``("layers", 1, "weights", 0)`` -> ``layers[2].weights[0]`` (layers count from 1).
+    A key of more than 60 characters (any text can be a key) is shortened with "…"."""
     text = ""
     for position, part in enumerate(path):
         if isinstance(part, int):
             number = part + 1 if position == 1 and path[0] == "layers" else part
             text += f"[{number}]"
         else:
-            text += ("." if text else "") + str(part)
+            name = str(part)
+            text += ("." if text else "") + (name if len(name) <= 60 else name[:59] + "…")
     return text
 
 
@@ -337,8 +438,11 @@ class _Validator:
             raise self.fail(path, f"expected {what} (a mapping of keys to values), got {describe(mapping)}")
         for key in mapping:
             if key not in allowed:
-                raise self.fail((*path, key, KEY) if isinstance(key, str) else path,
-                                f"unknown key {key!r}{did_you_mean(key, allowed)}; "
+                hint = _KEY_HINTS.get(key) if isinstance(key, str) and not path else None
+                where = (*path, key, KEY) if isinstance(key, str) else path
+                if hint:
+                    raise self.fail(where, f"unknown key {key!r}: {hint}")
+                raise self.fail(where, f"unknown key {key!r}{did_you_mean(key, allowed)}; "
                                 f"expected one of: {', '.join(allowed)}")
         return dict(mapping)
 
@@ -398,8 +502,12 @@ class _Validator:
             flat = np.array([self.number(item, (*path, i)) for i, item in enumerate(value)])
             matrix = flat.reshape(_flat_shape(len(flat), columns))
         if matrix.shape[1] != columns:
+            hint = ""
+            if matrix.shape[0] == columns:
+                hint = ("; rows are this layer's neurons and columns its inputs (w^l_jk: neuron j, "
+                        "input k): did you write it transposed?")
             raise self.fail(path, f"expected {counted(columns, 'column')} (one per input "
-                            f"of this layer: {feeding}), got a {matrix.shape[0]}×{matrix.shape[1]} matrix")
+                            f"of this layer: {feeding}), got a {matrix.shape[0]}×{matrix.shape[1]} matrix{hint}")
         return matrix
 
     # -- the document ---------------------------------------------------------
@@ -415,9 +523,13 @@ class _Validator:
         if targets.shape[1] != output_size:
             where = target_path if single else ("examples", 0, "target")
             raise self.fail(where, f"expected {counted(output_size, 'target value')} (the output "
-                            f"layer has {counted(output_size, 'neuron')}), got {targets.shape[1]}")
+                            f"layer has {counted(output_size, 'neuron')}), got {targets.shape[1]}"
+                            + _one_hot_hint(targets, output_size))
         loss = self.choice(doc.get("loss", "half_squared_error"), ("loss",), LOSSES, "loss")
+        self.loss_fits(loss, layers[-1], targets, doc, single)
         reduction = doc.get("reduction", "mean")
+        if isinstance(reduction, str):
+            reduction = reduction.strip().lower()
         if reduction not in REDUCTIONS:
             raise self.fail(("reduction",), f"expected one of: {', '.join(REDUCTIONS)}; got "
                             f"{describe(reduction)}{did_you_mean(reduction, REDUCTIONS)}")
@@ -434,12 +546,37 @@ class _Validator:
         questions = doc.get("questions") or []
         if not isinstance(questions, list):
             raise self.fail(("questions",), f"expected a list of questions, got {describe(questions)}")
-        return Problem(
+        problem = Problem(
             layers=tuple(layers), inputs=inputs, targets=targets, loss=loss, reduction=reduction,
             learning_rate=rate, single=single, title=self.text(doc, "title"),
             description=self.text(doc, "description"), expected=dict(expected),
             questions=tuple(questions), source=self.source, lines=dict(self.lines),
         )
+        if questions:           # validated now, so every command reports a broken question
+            from .grading import parse_questions
+
+            problem = dataclasses.replace(problem, questions=parse_questions(problem, self))
+        return problem
+
+    def loss_fits(self, loss: Loss, output: Layer, targets: np.ndarray, doc: Mapping, single: bool) -> None:
+        """A cross-entropy needs probabilities as targets, and more than one output: on a
+        single output −t ln a silently drops the (1 − t) ln(1 − a) term."""
+        if loss.name == "cross_entropy" and output.size == 1:
+            raise self.fail(("loss",), "cross_entropy −Σ t ln a on a single output neuron leaves out "
+                            "the (1 − t) ln(1 − a) term: use loss: binary_cross_entropy")
+        if loss.domain(np.full((1, 1), 0.5), np.full((1, 1), 0.5)) is not None or \
+                loss.domain(np.full((1, 1), 2.0), np.full((1, 1), 0.5)) is None:
+            return                                     # not a loss of probabilities
+        outside = np.argwhere((targets < 0) | (targets > 1))
+        if outside.size:
+            example, j = (int(i) for i in outside[0])
+            if single:
+                path: Path = ("target", j) if isinstance(doc.get("target"), list) else ("target",)
+            else:
+                given = doc["examples"][example].get("target")
+                path = ("examples", example, "target") + ((j,) if isinstance(given, list) else ())
+            raise self.fail(path, f"expected a target between 0 and 1 for {loss.name} (a probability, "
+                            f"or a one-hot class such as [0, 1, 0]), got {format_number(targets[example, j])}")
 
     def text(self, doc: Mapping, key: str) -> str | None:
         value = doc.get(key)
@@ -448,6 +585,9 @@ class _Validator:
         return None if value is None else str(value)
 
     def choice(self, name: Any, path: Path, registry: Mapping[str, Any], what: str) -> Any:
+        """A registry entry by name; names are case-insensitive (Sigmoid, ReLU)."""
+        if isinstance(name, str) and name.strip().lower() in registry:
+            return registry[name.strip().lower()]
         if not isinstance(name, str) or name not in registry:
             valid = sorted(registry)
             raise self.fail(path, f"unknown {what} {describe(name)}{did_you_mean(name, valid)}; "
@@ -504,8 +644,11 @@ class _Validator:
         entry = self.keys(spec, path, LAYER_KEYS, "a layer")
         if "weights" not in entry:
             raise self.fail(path, "missing key 'weights'")
-        activation = self.choice(entry.get("activation", "identity"), (*path, "activation"),
-                                 ACTIVATIONS, "activation")
+        if "activation" not in entry:
+            raise self.fail(path, "missing key 'activation': every layer names its activation "
+                            "(write activation: identity for a linear layer); one of: "
+                            + ", ".join(sorted(ACTIVATIONS)))
+        activation = self.choice(entry["activation"], (*path, "activation"), ACTIVATIONS, "activation")
         if not activation.elementwise and not last:
             raise self.fail((*path, "activation"), f"{activation.name} is only supported on the "
                             "last (output) layer")
@@ -514,6 +657,10 @@ class _Validator:
         weights = self.matrix(entry["weights"], (*path, "weights"), columns, feeding)
         size = weights.shape[0]
         bias = None
+        given_bias = entry.get("bias")
+        if given_bias is False or (isinstance(given_bias, str) and given_bias.strip().lower() in _NO_BIAS_WORDS):
+            raise self.fail((*path, "bias"), f"expected a number or a list of numbers, got "
+                            f"{describe(given_bias)}: for a layer without bias omit 'bias' or write bias: null")
         if entry.get("bias") is not None:
             bias = self.vector(entry["bias"], (*path, "bias"), "biases")
             if len(bias) != size:
@@ -607,6 +754,17 @@ def _plain_numbers(values: Sequence[Any], ndim: int) -> np.ndarray | None:
 
 
 _PLAIN = (float, int, WrittenNumber, np.float64)
+
+
+def _one_hot_hint(targets: np.ndarray, outputs: int) -> str:
+    """A class index written as the target of a multi-output network: show its one-hot list."""
+    if targets.shape[1] != 1 or outputs < 2:
+        return ""
+    index = float(targets[0, 0])
+    if index.is_integer() and 0 <= index < outputs:
+        one_hot = ", ".join("1" if j == int(index) else "0" for j in range(outputs))
+        return f"; for class {int(index)} write a one-hot list such as [{one_hot}]"
+    return f"; for a class write a one-hot list such as [{', '.join(['1'] + ['0'] * (outputs - 1))}]"
 
 
 def _flat_shape(length: int, columns: int) -> tuple[int, int]:

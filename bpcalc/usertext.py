@@ -59,7 +59,11 @@ def spreadsheet_safe(cell: object) -> str:
     return text
 
 
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~>])")
+# Characters that act anywhere in a line, and those that act only where a line starts
+# (a list item "- x", "+ x", "1. x", a setext rule "="): escaping "." or "(" in the
+# middle of a title would only make the Markdown source hard to read.
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]#|~>])")
+_MARKDOWN_LINE_START = re.compile(r"\A(\s*)(?:([-+=])|(\d+)([.)]))")
 _HTML = {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;"}
 
 
@@ -69,6 +73,10 @@ def html_escape(text: object) -> str:
 
 
 def markdown_escape(text: object) -> str:
-    """Text that Markdown renders as typed: HTML as entities, punctuation escaped."""
+    """Text that Markdown renders as typed: HTML as entities, punctuation that would act
+    escaped (``*``, ``_``, ``[``, ``#``, ``|``, … anywhere; ``-``, ``+``, ``1.`` at the start)."""
     escaped = _MARKDOWN_SPECIAL.sub(r"\\\1", visible(text))
-    return re.sub(r'[&<"]', lambda m: _HTML[m.group()], escaped)
+    escaped = re.sub(r'[&<"]', lambda m: _HTML[m.group()], escaped)
+    return _MARKDOWN_LINE_START.sub(
+        lambda m: m.group(1) + ("\\" + m.group(2) if m.group(2) else m.group(3) + "\\" + m.group(4)),
+        escaped)

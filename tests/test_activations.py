@@ -504,7 +504,7 @@ def test_solve_softmax_with_a_zero_probability_and_one_hot_target(target, no_war
 
 
 def test_solve_cross_entropy_on_a_non_probability_output_is_an_error():
-    problem = _one_layer("identity", [[1.5]], [0.0], [1.0], "cross_entropy")
+    problem = _one_layer("identity", [[1.5], [0.5]], [0.0, 0.0], [1.0, 0.0], "cross_entropy")
     with pytest.raises(BpcalcError, match="cross_entropy"):
         solve(problem)
 

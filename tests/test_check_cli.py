@@ -35,7 +35,7 @@ from bpcalc.problem import load
 
 from clitools import CLEAN_ENV, REFERENCE, ROOT, bpcalc, crashed
 
-GRADE_KEYS = {"id", "given", "correct", "expected", "message", "diagnosis"}
+GRADE_KEYS = {"id", "given", "correct", "expected", "expected_text", "message", "diagnosis", "unanswered"}
 FORMULA_KEYS = {"input", "parsed", "latex", "variables", "value"}
 
 pytestmark = pytest.mark.usefixtures("from_repo_root")
@@ -101,15 +101,19 @@ def test_check_json_is_a_list_of_grade_objects():
         assert set(grade) == GRADE_KEYS
         assert isinstance(grade["id"], str) and isinstance(grade["given"], str)
         assert isinstance(grade["correct"], bool) and isinstance(grade["message"], str)
-        assert grade["expected"] is None or isinstance(grade["expected"], str)
+        assert grade["expected"] is None or isinstance(grade["expected"], (str, float))
+        assert grade["expected_text"] is None or isinstance(grade["expected_text"], str)
+        assert grade["unanswered"] is False
         assert grade["diagnosis"] is None or isinstance(grade["diagnosis"], str)
     assert [grade["id"] for grade in grades] == ["dC_dw2", "dC_dw1", "delta_l", "sigma_prime", "dC_dwjk"]
     first = grades[0]
     assert first["given"] == "-0.139" and first["correct"] is False
-    assert float(first["expected"]) == pytest.approx(-0.0041618331, rel=1e-5)
+    assert first["expected"] == pytest.approx(-0.0041618331243, rel=1e-11)   # full precision
+    assert first["expected_text"] == "-0.00416183"
     assert "a1" in first["diagnosis"] and "0.03" in first["diagnosis"]
     assert grades[1] == {"id": "dC_dw1", "given": "2.081", "correct": True,
-                         "expected": grades[1]["expected"], "message": "correct", "diagnosis": None}
+                         "expected": grades[1]["expected"], "expected_text": "2.08092",
+                         "message": "correct", "diagnosis": None, "unanswered": False}
     assert "index" in grades[4]["diagnosis"].lower()
 
 
@@ -305,14 +309,22 @@ def _wait_for(socket: str, text: str, deadline: float) -> str:
         time.sleep(0.1)
 
 
-@pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
-def test_interactive_session_in_a_real_terminal(tmp_path):
-    socket = str(tmp_path / f"tmux-{uuid.uuid4().hex[:8]}")     # a private server, never the user's
-    command = f"{sys.executable} -m bpcalc check {REFERENCE}; echo EXIT=$?; sleep 60"
+def _start_check(tmp_path, setting: str = "", term: str | None = None) -> str:
+    """``bpcalc check REFERENCE`` in a private tmux server (never the user's), 80×40; its socket."""
+    socket = str(tmp_path / f"tmux-{uuid.uuid4().hex[:8]}")
+    command = f"env {setting}{sys.executable} -m bpcalc check {REFERENCE}; echo EXIT=$?; sleep 60"
     env = {key: value for key, value in os.environ.items() if key not in CLEAN_ENV and key != "TMUX"}
+    if term:
+        env["TERM"] = term
     started = subprocess.run(["tmux", "-S", socket, "new-session", "-d", "-s", "check", "-x", "80",
                               "-y", "40", "-c", str(ROOT), command], env=env, timeout=10)
     assert started.returncode == 0
+    return socket
+
+
+@pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
+def test_interactive_session_in_a_real_terminal(tmp_path):
+    socket = _start_check(tmp_path)
     deadline = time.monotonic() + 30
     try:
         _wait_for(socket, "dC_dw1 (a number):", deadline)
@@ -461,15 +473,22 @@ def test_grade_csv_to_json_report(tmp_path):
     assert result.exit_code == 0, (result.stdout, result.stderr, result.exception)
     document = json.loads(report.read_text(encoding="utf-8"))
     students = {entry["student"]: entry for entry in document["students"]}
-    assert list(students) == ["ann", "bob", "dan, jr", "eve"]
+    assert list(students) == ["ann", "bob", "carl", "dan, jr", "eve"]
     for entry in students.values():
-        assert {"student", "score", "answers"} <= set(entry)
+        assert {"student", "line", "score", "total", "answered", "answers"} <= set(entry)
+        assert entry["total"] == 4                       # the header's four questions, for everyone
+        assert [a["id"] for a in entry["answers"]] == ["dC_dw1", "dC_dw2", "delta_l", "sgd_rule"]
         for answer in entry["answers"]:
             assert set(answer) == GRADE_KEYS
-    assert students["ann"]["score"] == 4 and students["bob"]["score"] == 0
-    assert students["eve"]["score"] == 2 and [a["id"] for a in students["eve"]["answers"]] == ["dC_dw1", "delta_l"]
+    scores = {name: (entry["score"], entry["answered"]) for name, entry in students.items()}
+    assert scores == {"ann": (4, 4), "bob": (0, 4), "carl": (2, 2), "dan, jr": (0, 4), "eve": (2, 2)}
+    blank = students["eve"]["answers"][1]
+    assert blank["unanswered"] is True and blank["correct"] is False and blank["given"] == ""
     assert "a1" in students["bob"]["answers"][1]["diagnosis"]
     assert "½" in students["dan, jr"]["answers"][0]["diagnosis"]
+    assert students["ann"]["answers"][0]["expected"] == pytest.approx(2.0809165621704553, rel=1e-15)
+    assert document["summary"] == {"students": 5, "questions": 4, "skipped": 0,
+                                   "question_ids": ["dC_dw1", "dC_dw2", "delta_l", "sgd_rule"]}
     assert "Report written to" in result.stdout
 
 
@@ -482,14 +501,15 @@ def test_grade_answers_are_the_objects_check_prints(tmp_path):
         assert entry["answers"] == checked, entry["student"]
 
 
-def test_grade_skips_a_csv_row_with_the_wrong_field_count(tmp_path):
-    result, report = grade_cli(tmp_path, "subs.csv", CSV_SUBMISSIONS, "report.json")
+def test_grade_short_rows_are_graded_and_long_rows_skipped(tmp_path):
+    text = CSV_SUBMISSIONS + "fay,2.081,-0.004,a,w_1,surplus\ngus,2.081,-0.004,a,w_1,,\n"
+    result, report = grade_cli(tmp_path, "subs.csv", text, "report.json")
     document = json.loads(report.read_text(encoding="utf-8"))
-    assert [row["line"] for row in document["skipped"]] == [4]
-    assert "3" in document["skipped"][0]["reason"] and "5" in document["skipped"][0]["reason"]
-    assert "carl" not in {entry["student"] for entry in document["students"]}
+    assert document["skipped"] == [{"line": 7, "reason": "6 fields, but the header has 5"}]
+    graded = [entry["student"] for entry in document["students"]]
+    assert "carl" in graded and "fay" not in graded and "gus" in graded   # empty extra fields are fine
     text = " ".join(result.stdout.split())
-    assert "Skipped rows" in text and re.search(r"\b1 rows? skipped", text)
+    assert "Skipped rows" in text and re.search(r"\b1 row skipped", text)
 
 
 JSONL_SUBMISSIONS = (
@@ -506,13 +526,17 @@ def test_grade_jsonl_to_csv_report(tmp_path):
     result, report = grade_cli(tmp_path, "subs.jsonl", JSONL_SUBMISSIONS, "report.csv")
     assert result.exit_code == 0, (result.stdout, result.stderr, result.exception)
     rows = list(csv.DictReader(io.StringIO(report.read_text(encoding="utf-8"))))
-    assert rows and set(rows[0]) >= {"student", "score", "question", "given", "correct", "expected",
-                                     "message", "diagnosis"}
-    graded = [(row["student"], row["question"], row["correct"]) for row in rows]
-    assert graded == [("ann", "dC_dw1", "True"), ("ann", "dC_dw2", "True"), ("ann", "delta_l", "True"),
-                      ("cy", "dC_db", "False"), ("cy", "sgd_rule", "True"), ("7", "dC_dw1", "True")]
-    cy = rows[3]
-    assert cy["score"] == "1" and "sign" in cy["diagnosis"]
+    assert rows and list(rows[0]) == ["student", "score", "total", "question", "given", "correct",
+                                      "unanswered", "expected", "expected_text", "message", "diagnosis"]
+    questions = list(Grader(load(REFERENCE)).questions)
+    assert [row["question"] for row in rows] == questions * 3      # every question, for everyone
+    answered = [(row["student"], row["question"], row["correct"]) for row in rows if row["unanswered"] == "False"]
+    assert answered == [("ann", "dC_dw1", "True"), ("ann", "dC_dw2", "True"), ("ann", "delta_l", "True"),
+                        ("cy", "dC_db", "False"), ("cy", "sgd_rule", "True"), ("7", "dC_dw1", "True")]
+    cy = [row for row in rows if row["student"] == "cy" and row["question"] == "dC_db"][0]
+    assert cy["score"] == "1" and cy["total"] == str(len(questions)) and "sign" in cy["diagnosis"]
+    assert float(cy["expected"]) == pytest.approx(-0.13872777081136367, rel=1e-15)
+    assert cy["expected_text"] == "-0.138728"
 
 
 def test_grade_jsonl_skips_bad_lines_with_their_numbers(tmp_path):
@@ -559,13 +583,16 @@ def test_grade_summary_shows_per_question_rates(tmp_path):
     rates = {line.split()[0]: line.split()[1:] for line in lines
              if line.strip() and line.split()[0] in {"dC_dw1", "dC_dw2", "delta_l", "sgd_rule"}
              and line.rstrip().endswith("%")}
-    # answered, correct, rate: dC_dw1 ann ✓ bob ✗ dan ✗ eve ✓; dC_dw2 ann ✓ bob ✗ dan ✗;
-    # delta_l ann ✓ bob ✗ dan ✗ eve ✓; sgd_rule ann ✓ bob ✗ dan ✗
-    assert rates == {"dC_dw1": ["4", "2", "50", "%"], "dC_dw2": ["3", "1", "33", "%"],
-                     "delta_l": ["4", "2", "50", "%"], "sgd_rule": ["3", "1", "33", "%"]}
+    # answered, correct, rate over all 5 students (a blank counts as wrong):
+    # dC_dw1 ann ✓ bob ✗ carl ✓ dan ✗ eve ✓; dC_dw2 ann ✓ bob ✗ carl ✓ dan ✗ (eve blank);
+    # delta_l ann ✓ bob ✗ dan ✗ eve ✓ (carl missing); sgd_rule ann ✓ bob ✗ dan ✗
+    assert rates == {"dC_dw1": ["5", "3", "60", "%"], "dC_dw2": ["4", "2", "40", "%"],
+                     "delta_l": ["4", "2", "40", "%"], "sgd_rule": ["3", "1", "20", "%"]}
     document = json.loads(_report.read_text(encoding="utf-8"))
-    assert document["questions"]["dC_dw2"]["rate"] == pytest.approx(1 / 3)
+    assert document["questions"]["dC_dw2"] == {"graded": 5, "answered": 4, "correct": 2, "unanswered": 1,
+                                               "rate": pytest.approx(0.4)}
     assert "Most common diagnosed mistakes" in result.stdout
+    assert "5 students graded, each on 4 questions" in " ".join(result.stdout.split())
 
 
 def _leftovers(folder: pathlib.Path) -> list[str]:
@@ -603,7 +630,7 @@ def test_grade_report_replaces_an_old_one(tmp_path):
     (tmp_path / "report.csv").write_text("OLD\n", encoding="utf-8")
     result, report = grade_cli(tmp_path, "subs.csv", CSV_SUBMISSIONS, "report.csv")
     assert result.exit_code == 0
-    assert report.read_text(encoding="utf-8").startswith("student,score,question")
+    assert report.read_text(encoding="utf-8").startswith("student,score,total,question")
     assert _leftovers(tmp_path) == ["report.csv"]
 
 
@@ -645,7 +672,8 @@ def test_grade_jsonl_choice_list(tmp_path):
     result, report = grade_cli(tmp_path, "subs.jsonl", text, "report.json")
     assert result.exit_code == 0
     answers = json.loads(report.read_text(encoding="utf-8"))["students"][0]["answers"]
-    assert [answer["correct"] for answer in answers] == [True, True]
+    assert {answer["id"]: answer["correct"] for answer in answers if not answer["unanswered"]} == {
+        "delta_l": True, "sigma_large_z": True}
 
 
 def test_grade_report_in_a_missing_folder_is_bad_input(tmp_path):
@@ -672,3 +700,49 @@ def test_interactive_nothing_answered_is_not_all_right(monkeypatch, capsys):
 
     scripted_prompt(monkeypatch, ["", ""])
     assert ask_questions(Grader(load(REFERENCE))) is False
+
+
+# ================================================================== precision, colour
+
+def test_check_precision_applies_to_the_expected_value():
+    result = bpcalc("check", REFERENCE, "-a", "dC_dw2=-0.139", "-p", "10")
+    assert result.exit_code == 1
+    assert "expected -0.004161833124" in " ".join(result.stdout.split())
+    _code, grades = check_json("dC_dw2=-0.139", options=("-p", "10"))
+    assert grades[0]["expected_text"] == "-0.004161833124"
+    assert grades[0]["expected"] == pytest.approx(-0.00416183312434091, rel=1e-15)   # always full
+
+
+def test_grade_precision_applies_to_the_report(tmp_path):
+    (tmp_path / "subs.csv").write_text("student,dC_dw2\nann,-0.004\n", encoding="utf-8")
+    report = tmp_path / "report.json"
+    result = bpcalc("grade", REFERENCE, str(tmp_path / "subs.csv"), "-o", str(report), "-p", "3")
+    assert result.exit_code == 0
+    answer = json.loads(report.read_text(encoding="utf-8"))["students"][0]["answers"][0]
+    assert answer["expected_text"] == "-0.00416" and answer["correct"] is True
+
+
+COLOUR = re.compile(r"\x1b\[[0-9;]*3[0-7](;[0-9]+)*m|\x1b\[[0-9;]*38;")
+
+
+@pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
+@pytest.mark.parametrize("setting, coloured, styled", [
+    ("", True, True), ("NO_COLOR=1 ", False, True), ("TERM=dumb ", False, False)],
+    ids=["colour", "NO_COLOR", "TERM=dumb"])
+def test_interactive_check_follows_the_terminals_colour_rules(tmp_path, setting, coloured, styled):
+    socket = _start_check(tmp_path, setting, term="xterm-256color")
+    deadline = time.monotonic() + 30
+    try:
+        _wait_for(socket, "dC_dw1 (a number):", deadline)
+        for reply, then in [("2.081", "[2/13]"), ("-0.139", "[3/13]")]:
+            _tmux(socket, "send-keys", "-t", "check", "-l", "--", reply)
+            _tmux(socket, "send-keys", "-t", "check", "Enter")
+            _wait_for(socket, then, deadline)
+        _tmux(socket, "send-keys", "-t", "check", "C-d")
+        _wait_for(socket, "EXIT=", deadline)
+        screen = _tmux(socket, "capture-pane", "-p", "-e", "-J", "-S", "-", "-t", "check")
+    finally:
+        _tmux(socket, "kill-session", "-t", "check")
+    assert "✓ correct" in screen and "a1 = 0.03" in screen
+    assert bool(COLOUR.search(screen)) is coloured, repr(screen[:2000])
+    assert ("\x1b[1m" in screen) is styled, repr(screen[:2000])

@@ -401,11 +401,11 @@ BAD_INPUTS = {
                            r"\(did you mean 'relu'\?\)"),
     "shape_mismatch": (_variant("weights: -5", "weights: [[-5, 2]]"),
                        r"\.yaml:\d+:\d+: layers\[2\]\.weights: expected 1 column .* got a 1×2 matrix"),
-    "ragged_rows": ("input: [1, 2]\ntarget: 1\nlayers:\n  - weights: [[1, 2], [3]]\n",
+    "ragged_rows": ("input: [1, 2]\ntarget: 1\nlayers:\n  - weights: [[1, 2], [3]]\n    activation: identity\n",
                     r"layers\[1\]\.weights\[1\]: expected 2 numbers like the first row, got 1"),
     "target_size": (_variant("target: 1", "target: [1, 0]"),
                     r"target: expected 1 target value .*, got 2"),
-    "empty_examples": ("examples: []\nlayers:\n  - weights: 1\n",
+    "empty_examples": ("examples: []\nlayers:\n  - weights: 1\n    activation: identity\n",
                        r"\.yaml:1:\d+: examples: expected at least one example, got an empty list"),
     "unknown_top_key": (_variant("learning_rate: 0.1", "learnig_rate: 0.1"),
                         r"\.yaml:11:\d+: learnig_rate: unknown key 'learnig_rate' "
@@ -418,7 +418,7 @@ BAD_INPUTS = {
     "overflowing_literal": (_variant("bias: -1", "bias: 1e999"),
                             r"layers\[2\]\.bias: expected a finite number"),
     "not_a_number": (_variant("input: 3", "input: three"), r"input: expected a number, got 'three'"),
-    "yes_no": (_variant("input: 3", "input: yes"), r"input: expected a number, got true"),
+    "yes_no": (_variant("input: 3", "input: yes"), r"input: expected a number, got 'yes'"),   # YAML 1.2: yes is text
     "empty_file": ("", r": the file is empty"),
     "top_level_list": ("- 1\n- 2\n", r"expected a problem \(a mapping"),
     "duplicate_key": ("input: 1\ninput: 2\ntarget: 1\nlayers: [{weights: 1}]\n", r":2:1: (input: )?duplicate key 'input'"),
@@ -427,9 +427,10 @@ BAD_INPUTS = {
                                r"learning_rate: expected a positive number"),
     "softmax_hidden": ("input: 1\ntarget: 1\nlayers: [{weights: [1, 2], activation: softmax}, "
                        "{weights: [[1, 1]]}]\n", r"softmax is only supported on the last"),
-    "loss_domain": ("input: 1\ntarget: 1\nloss: cross_entropy\nlayers: [{weights: 5, activation: relu}]\n",
+    "loss_domain": ("input: 1\ntarget: [1, 0]\nloss: cross_entropy\n"
+                    "layers: [{weights: [5, 1], activation: relu}]\n",
                     r"loss cross_entropy needs outputs between 0 and 1"),
-    "overflow": ("input: 1\ntarget: 1\nlayers:\n  - weights: 1e300\n  - weights: 1e300\n",
+    "overflow": ("input: 1\ntarget: 1\nlayers:\n  - weights: 1e300\n    activation: identity\n  - weights: 1e300\n    activation: identity\n",
                  r"infinite|overflows"),
     "not_utf8": (b"\xff\xfe\x00input", r"is not UTF-8 text"),
 }
@@ -460,7 +461,7 @@ def test_bad_input_is_one_line_on_stderr(tmp_path, case, fmt):
 def test_solve_a_directory_is_bad_input(tmp_path):
     result = bpcalc("solve", str(tmp_path))
     assert result.exit_code == 2 and result.stdout == ""
-    assert result.stderr == f"bpcalc: error: {tmp_path}: is a directory, expected a YAML file\n"
+    assert result.stderr == f"bpcalc: error: {tmp_path}: is a directory, expected a YAML problem file\n"
 
 
 def test_bad_input_in_verify_is_reported_per_file(tmp_path, monkeypatch):
@@ -604,7 +605,7 @@ def test_hostile_yaml_is_bad_input(tmp_path, case):
     assert line.startswith(f"bpcalc: error: {path}")
 
 
-BASE = "input: 1\ntarget: 1\nlayers: [{weights: 1}]\nexpected:\n"
+BASE = "input: 1\ntarget: 1\nlayers: [{weights: 1, activation: identity}]\nexpected:\n"
 # key text -> what the Result column must say. Each used to crash the text renderer
 # (a mapping, a ragged list: traceback) or to say "FAIL: the solver gives 0" /
 # "the solver gives np.float64(nan)", which blames the solver for a bad key.

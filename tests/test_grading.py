@@ -201,7 +201,7 @@ def test_numeric_questions_follow_the_rule(reference, qid, answer, right):
     assert reference.grade(qid, answer).correct is right
 
 
-@pytest.mark.parametrize("answer", ["abc", "2,081", "1/2", "inf", "nan"])
+@pytest.mark.parametrize("answer", ["abc", "2,081", "inf", "nan", "0_1", "1.0_0", "0x1A", "1,000"])
 def test_a_non_number_is_a_wrong_answer_that_says_how_to_write_one(reference, answer):
     grade = reference.grade("dC_dw1", answer)
     assert not grade.correct and grade.diagnosis is None
@@ -257,6 +257,8 @@ REFERENCE_MISTAKES = [
     ("update", "w1_updated", "-2.071", W1 - G_W1, ["η", "0.1"]),          # w − g, no η
     ("update", "w1_updated", "-0.2081", -ETA * G_W1, []),                 # the step alone
     ("rounded_early", "dC_db", "-0.1368", ROUNDED_DELTA2, ["2 significant"]),
+    ("derivative_twice", "dC_db", "-0.02534", G_B * SP2, ["σ′(z2)", "twice"]),          # δ2·σ′(z2)
+    ("old_value", "w1_updated", "0.01000", W1, ["before the update", "0.01"]),
     ("rounded_early", "dC_dw1", "2.052", ROUNDED_W1, ["2 significant"]),
 ]
 # On the 2-2-2 problem, by hand (see SMALL): ∂C/∂w1_21 = δ1_2·x_1 = 26, ∂C/∂w2_12 = δ2_1·a1_2 = −77.
@@ -569,7 +571,8 @@ def test_the_same_answer_is_parsed_once(monkeypatch):
     third = grader.grade("dC_dwjk", f"  {answer}  ")     # the same answer, typed with spaces
     assert first.correct and second == first and third == first
     assert calls.count(answer) == 1
-    assert len(calls) <= 2            # the answer, and at most the expected formula once
+    # the answer, and at most once each the expected formula and the listed mistakes
+    assert len(calls) <= 2 + len(grader.questions["dC_dwjk"].known_mistakes)
 
 
 def test_a_wrong_formula_is_parsed_once_with_its_diagnosis(monkeypatch):
@@ -676,3 +679,87 @@ def test_verify_formula_failure_honours_precision(tmp_path):
     assert result.exit_code == 1
     assert "-0.4062" in result.output and "-0.1981" in result.output
     assert not re.search(r"\d\.\d{8,}", result.output), result.output
+
+
+# ------------------------------------------------------------------ diagnosis on any shape, by hand
+
+# A 2-3-2 identity network (both weight matrices non-square), no biases, ½Σ(a − t)²:
+#   x = (1, 3), W1 = [[2, 0], [1, 1], [1, 2]] (3×2), W2 = [[1, 2, 0], [0, 1, 3]] (2×3), t = (1, 1)
+#   a1 = W1 x = (2, 4, 7), a2 = W2 a1 = (10, 25), δ2 = a2 − t = (9, 24)
+#   δ1_k = Σ_j W2_jk δ2_j = (9, 2·9 + 24, 3·24) = (9, 42, 72)                          (right)
+#   untransposed: δ1_k = Σ_{j<2} W2_kj δ2_j for k < 2: (1·9 + 2·24, 0·9 + 1·24) = (57, 24);
+#   δ1_3 would need W2_3j, which does not exist: no such mistake for layer 1's third row
+#   a^l for a^(l−1): ∂C/∂w2_jk = δ2_j a2_k for k < 2 (a2 has 2 entries): w2_12 = 9·25 = 225
+NON_SQUARE = {"input": [1, 3], "target": [1, 1], "layers": [
+    {"activation": "identity", "weights": [[2, 0], [1, 1], [1, 2]]},
+    {"activation": "identity", "weights": [[1, 2, 0], [0, 1, 3]]}]}
+NS_RIGHT = {"w1_11": 9 * 1, "w1_21": 42 * 1, "w1_31": 72 * 1, "w2_12": 9 * 4}
+NON_SQUARE_MISTAKES = [
+    ("not_transposed", "gradients.w1_11", "57", 57 * 1, ["transpose"]),
+    ("not_transposed", "gradients.w1_12", "171", 57 * 3, ["transpose"]),
+    ("not_transposed", "gradients.w1_21", "24", 24 * 1, ["transpose"]),
+    ("wrong_activation", "gradients.w2_12", "225", 9 * 25, ["a^(l−1)"]),
+    ("wrong_activation", "gradients.w2_22", "600", 24 * 25, ["a^(l−1)"]),
+]
+
+
+@pytest.fixture(scope="module")
+def non_square() -> Grader:
+    return Grader(Problem.from_dict(NON_SQUARE))
+
+
+def test_the_non_square_network_by_hand(non_square):
+    gradients = non_square.document["gradients"]
+    assert {name: gradients[name] for name in NS_RIGHT} == NS_RIGHT
+
+
+@pytest.mark.parametrize("name, qid, answer, hand, facts", NON_SQUARE_MISTAKES,
+                         ids=[f"{m[0]}-{m[1]}={m[2]}" for m in NON_SQUARE_MISTAKES])
+def test_mistakes_on_a_non_square_network(non_square, name, qid, answer, hand, facts):
+    _check_mistake(non_square, name, qid, answer, hand, facts)
+
+
+def test_mistakes_whose_indices_do_not_exist_are_skipped(non_square):
+    names = {name for name, _v, _s in bpcalc.mistakes.candidates(
+        non_square.problem, non_square.solution, "gradients.w1_31")}
+    assert "not_transposed" not in names                   # needs W2_3j: W2 has 2 rows
+    names = {name for name, _v, _s in bpcalc.mistakes.candidates(
+        non_square.problem, non_square.solution, "gradients.w2_13")}
+    assert "wrong_activation" not in names                 # needs a2_3: layer 2 has 2 neurons
+
+
+def test_softmax_with_cross_entropy_without_its_jacobian():
+    # z = (1, 0, −1), a = softmax(z), t = (0, 1, 0): δ = a − t; forgetting the Jacobian gives
+    # δ = ∂C/∂a = −t/a = (0, −1/a_2, 0), and ∂C/∂w1_21 = δ_2·x = −S/e⁰ = −(e + 1 + 1/e)
+    grader = Grader(Problem.from_dict({"input": 1, "target": [0, 1, 0], "loss": "cross_entropy",
+                                       "layers": [{"activation": "softmax", "weights": [1, 0, -1]}]}))
+    total = math.e + 1 + 1 / math.e
+    assert grader.document["gradients"]["w1_21"] == pytest.approx(1 / total - 1)
+    grade = grader.grade("gradients.w1_21", f"{-total:.4f}")
+    assert not grade.correct and "softmax" in grade.diagnosis and "a1 − t" in grade.diagnosis
+    # for the classes with t = 0 the same mistake gives δ = 0: an answer 0 is that mistake
+    assert "softmax" in grader.grade("gradients.w1_11", "0").diagnosis
+
+
+def test_sigmoid_with_binary_cross_entropy_without_sigma_prime():
+    # a = σ(0.5), t = 1: δ = a − t; forgetting σ′ gives ∂C/∂a = (a − t)/(a(1 − a)) = −1/a
+    grader = Grader(Problem.from_dict({"input": 1, "target": 1, "loss": "binary_cross_entropy",
+                                       "layers": [{"activation": "sigmoid", "weights": 0.5}]}))
+    a = sigmoid(0.5)
+    assert grader.document["gradients"]["w1_11"] == pytest.approx(a - 1)
+    grade = grader.grade("gradients.w1_11", f"{-1 / a:.5f}")
+    assert not grade.correct and "binary_cross_entropy" in grade.diagnosis and "σ′(z1)" in grade.diagnosis
+
+
+def test_the_closest_mistake_is_named():
+    # tanh hidden layer: leaving out tanh′ and using tanh for tanh′ give values 3 % apart;
+    # an answer equal to one of them to every digit is named as that one.
+    doc = {"input": [0.5, -1.0], "target": [0.2], "layers": [
+        {"activation": "tanh", "weights": [[0.4, 0.3], [-0.6, 0.9]]},
+        {"activation": "identity", "weights": [[0.7, -0.5]]}]}
+    grader = Grader(Problem.from_dict(doc))
+    found = bpcalc.mistakes.candidates(grader.problem, grader.solution, "gradients.w1_11")
+    for name, value, sentence in found:
+        if name in ("missing_derivative", "function_for_derivative", "derivative_twice"):
+            grade = grader.grade("gradients.w1_11", repr(value))
+            assert sentence in grade.diagnosis, (name, grade.diagnosis)

@@ -97,6 +97,7 @@ CASES = [
         learning_rat: 0.1
         layers:
           - weights: 1
+            activation: identity
         """, 3, "learning_rat", ("unknown key 'learning_rat'", "did you mean 'learning_rate'?", "expected one of")),
     Case("unknown-top-key-no-suggestion", """
         input: 1
@@ -104,6 +105,7 @@ CASES = [
         zzz: 0.1
         layers:
           - weights: 1
+            activation: identity
         """, 3, "zzz", ("unknown key 'zzz'", "learning_rate", "layers")),
     Case("duplicate-top-key", """
         input: 1
@@ -112,6 +114,7 @@ CASES = [
         learning_rate: 0.2
         layers:
           - weights: 1
+            activation: identity
         """, 4, None, ("duplicate key 'learning_rate'",)),
     Case("missing-layers", """
         input: 1
@@ -121,11 +124,13 @@ CASES = [
         target: 1
         layers:
           - weights: 1
+            activation: identity
         """, 1, None, ("missing key 'input'", "examples")),
     Case("missing-target", """
         input: 1
         layers:
           - weights: 1
+            activation: identity
         """, 1, None, ("missing key 'target'",)),
     Case("layers-empty", """
         input: 1
@@ -158,9 +163,10 @@ CASES = [
         target: 1
         layers:
           - weights: [[0.1, 0.2], [0.3, 0.4]]
+            activation: identity
           - activation: sigmoid
             bias: 0.5
-        """, 5, "layers[2]", ("missing key 'weights'",)),
+        """, 6, "layers[2]", ("missing key 'weights'",)),
     Case("unknown-activation", """
         input: 1
         target: 1
@@ -178,6 +184,7 @@ CASES = [
           - activation: softmax
             weights: [[0.1, 0.2], [0.3, 0.4]]
           - weights: [[0.5, 0.6]]
+            activation: identity
         """, 4, "layers[1].activation", ("softmax", "last (output) layer")),
     Case("slope-on-sigmoid", """
         input: 1
@@ -200,36 +207,42 @@ CASES = [
         target: 1
         layers:
           - weights: 1
+            activation: identity
             fixed: weight
-        """, 5, "layers[1].fixed", ("expected 'weights', 'bias' or a list of them", "did you mean 'weights'?")),
+        """, 6, "layers[1].fixed", ("expected 'weights', 'bias' or a list of them", "did you mean 'weights'?")),
     Case("fixed-in-a-list", """
         input: 1
         target: 1
         layers:
           - weights: 1
+            activation: identity
             bias: 0
             fixed: [weights, biass]
-        """, 6, "layers[1].fixed", ("'biass'", "did you mean 'bias'?")),
+        """, 7, "layers[1].fixed", ("'biass'", "did you mean 'bias'?")),
     Case("fixed-a-mapping", """
         input: 1
         target: 1
         layers:
           - weights: 1
+            activation: identity
             fixed: {weights: true}
-        """, 5, "layers[1].fixed", ("expected 'weights', 'bias'", "a mapping")),
+        """, 6, "layers[1].fixed", ("expected 'weights', 'bias'", "a mapping")),
     # ------------------------------------------------------------- shapes
     Case("weights-shape-vs-previous-layer", """
         input: [1.0, 2.0]
         target: 1
         layers:
           - weights: [[0.1, 0.2], [0.3, 0.4]]
+            activation: identity
           - weights: [[0.5, 0.6, 0.7]]
-        """, 5, "layers[2].weights", ("expected 2 columns", "layer 1 has 2 neurons", "1×3")),
+            activation: identity
+        """, 6, "layers[2].weights", ("expected 2 columns", "layer 1 has 2 neurons", "1×3")),
     Case("weights-shape-vs-input", """
         input: [1.0, 2.0, 3.0]
         target: 1
         layers:
           - weights: [[0.1, 0.2]]
+            activation: identity
         """, 4, "layers[1].weights", ("expected 3 columns", "1×2")),
     Case("ragged-weight-rows", """
         input: [1.0, 2.0]
@@ -237,58 +250,70 @@ CASES = [
         layers:
           - weights: [[0.1, 0.2],
                       [0.3]]
+            activation: identity
           - weights: [[0.5, 0.6]]
+            activation: identity
         """, 5, "layers[1].weights[1]", ("expected 2 numbers like the first row, got 1",)),
     Case("weights-rows-and-numbers", """
         input: [1.0, 2.0]
         target: 1
         layers:
           - weights: [[0.1, 0.2], 0.3]
+            activation: identity
         """, 4, "layers[1].weights", ("list of rows", "not a mix")),
     Case("weights-empty", """
         input: 1
         target: 1
         layers:
           - weights: []
+            activation: identity
         """, 4, "layers[1].weights", ("empty list",)),
     Case("bias-too-long", """
         input: [1.0, 2.0]
         target: 1
         layers:
           - weights: [[0.1, 0.2], [0.3, 0.4]]
+            activation: identity
             bias: [0.1, 0.2, 0.3]
           - weights: [[0.5, 0.6]]
-        """, 5, "layers[1].bias", ("expected 2", "one per neuron", "got 3")),
+            activation: identity
+        """, 6, "layers[1].bias", ("expected 2", "one per neuron", "got 3")),
     Case("scalar-bias-for-two-neurons", """
         input: [1.0, 2.0]
         target: 1
         layers:
           - weights: [[0.1, 0.2], [0.3, 0.4]]
+            activation: identity
             bias: 0.1
           - weights: [[0.5, 0.6]]
-        """, 5, "layers[1].bias", ("expected 2", "one per neuron", "got 1")),
+            activation: identity
+        """, 6, "layers[1].bias", ("expected 2", "one per neuron", "got 1")),
     Case("target-length", """
         input: [1.0, 2.0]
         target: [1.0, 0.0]
         layers:
           - weights: [[0.1, 0.2]]
+            activation: identity
         """, 2, "target", ("expected 1 target value", "output layer has 1 neuron", "got 2")),
     Case("example-target-length", """
         examples:
           - {input: 1, target: [1.0, 0.0]}
         layers:
           - weights: 1
+            activation: identity
         """, 2, "examples[0].target", ("expected 1 target value", "got 2")),
     # ----------------------------------------------------------- examples
     Case("examples-empty", """
         examples: []
         layers:
           - weights: 1
+            activation: identity
         """, 1, "examples", ("at least one example",)),
     Case("examples-not-a-list", """
         examples: {input: 1, target: 1}
         layers:
           - weights: 1
+            activation: identity
         """, 1, "examples", ("expected a list", "a mapping")),
     Case("input-and-examples", """
         input: 1
@@ -297,6 +322,7 @@ CASES = [
           - {input: 1, target: 1}
         layers:
           - weights: 1
+            activation: identity
         """, 1, "input", ("either 'input' and 'target', or 'examples', not both",)),
     Case("example-without-target", """
         examples:
@@ -304,12 +330,14 @@ CASES = [
           - {input: 2}
         layers:
           - weights: 1
+            activation: identity
         """, 3, "examples[1]", ("missing key 'target'",)),
     Case("example-unknown-key", """
         examples:
           - {input: 1, targte: 1}
         layers:
           - weights: 1
+            activation: identity
         """, 2, "examples[0].targte", ("unknown key 'targte'", "did you mean 'target'?")),
     Case("example-ragged-inputs", """
         examples:
@@ -317,6 +345,7 @@ CASES = [
           - {input: [1], target: 1}
         layers:
           - weights: [[1, 1]]
+            activation: identity
         """, 3, "examples[1].input", ("expected 2 values like the first example's input, got 1",)),
     # ------------------------------------------------ loss, reduction, rate
     Case("unknown-loss", """
@@ -325,6 +354,7 @@ CASES = [
         loss: cross_entropie
         layers:
           - weights: 1
+            activation: identity
         """, 3, "loss", ("unknown loss 'cross_entropie'", "did you mean 'cross_entropy'?", *sorted(LOSSES))),
     Case("unknown-reduction", """
         input: 1
@@ -332,6 +362,7 @@ CASES = [
         reduction: average
         layers:
           - weights: 1
+            activation: identity
         """, 3, "reduction", ("expected one of: mean, sum", "'average'")),
     Case("learning-rate-zero", """
         input: 1
@@ -339,6 +370,7 @@ CASES = [
         learning_rate: 0
         layers:
           - weights: 1
+            activation: identity
         """, 3, "learning_rate", ("expected a positive number",)),
     Case("learning-rate-negative", """
         input: 1
@@ -346,6 +378,7 @@ CASES = [
         learning_rate: -0.5
         layers:
           - weights: 1
+            activation: identity
         """, 3, "learning_rate", ("expected a positive number", "-0.5")),
     Case("learning-rate-text", """
         input: 1
@@ -353,6 +386,7 @@ CASES = [
         learning_rate: fast
         layers:
           - weights: 1
+            activation: identity
         """, 3, "learning_rate", ("expected a number", "'fast'")),
     Case("learning-rate-infinite", """
         input: 1
@@ -360,6 +394,7 @@ CASES = [
         learning_rate: .inf
         layers:
           - weights: 1
+            activation: identity
         """, 3, "learning_rate", ("expected a finite number",)),
     # ---------------------------------------------------------------- names
     Case("duplicate-names-across-layers", """
@@ -367,59 +402,69 @@ CASES = [
         target: 1
         layers:
           - weights: 1
+            activation: identity
             names: {weights: w}
           - weights: 1
+            activation: identity
             names: {weights: w}
-        """, 7, "layers[2].names", ("the name 'w' is used twice", "layer 1")),
+        """, 9, "layers[2].names", ("the name 'w' is used twice", "layer 1")),
     Case("duplicate-names-in-a-layer", """
         input: [1.0, 2.0]
         target: 1
         layers:
           - weights: [[1.0, 2.0]]
+            activation: identity
             names: {weights: [[a, a]]}
-        """, 5, "layers[1].names", ("the name 'a' is used twice",)),
+        """, 6, "layers[1].names", ("the name 'a' is used twice",)),
     Case("name-clashes-with-a-default", """
         input: 1
         target: 1
         layers:
           - weights: 1
+            activation: identity
             names: {weights: w2_11}
           - weights: 1
+            activation: identity
         """, None, "layers[2].names", ("the name 'w2_11' is used twice",)),
     Case("invalid-name", """
         input: [1.0, 2.0]
         target: 1
         layers:
           - weights: [[1.0, 2.0]]
+            activation: identity
             names: {weights: [2w, w3]}
-        """, 5, "layers[1].names.weights", ("expected a name made of a letter", "'2w'")),
+        """, 6, "layers[1].names.weights", ("expected a name made of a letter", "'2w'")),
     Case("names-wrong-shape", """
         input: [1.0, 2.0]
         target: 1
         layers:
           - weights: [[1.0, 2.0]]
+            activation: identity
             names: {weights: [a]}
-        """, 5, "layers[1].names.weights", ("shape of the values (1×2)", "1×1")),
+        """, 6, "layers[1].names.weights", ("shape of the values (1×2)", "1×1")),
     Case("names-unknown-kind", """
         input: 1
         target: 1
         layers:
           - weights: 1
+            activation: identity
             names: {weight: w}
-        """, 5, "layers[1].names.weight", ("unknown key 'weight'", "did you mean 'weights'?")),
+        """, 6, "layers[1].names.weight", ("unknown key 'weight'", "did you mean 'weights'?")),
     Case("names-a-missing-bias", """
         input: 1
         target: 1
         layers:
           - weights: 1
+            activation: identity
             names: {bias: b}
-        """, 5, "layers[1].names.bias", ("no 'bias'",)),
+        """, 6, "layers[1].names.bias", ("no 'bias'",)),
     Case("title-a-list", """
         title: [a, b]
         input: 1
         target: 1
         layers:
           - weights: 1
+            activation: identity
         """, 1, "title", ("expected text",)),
 ]
 
@@ -433,7 +478,7 @@ def test_bad_problem_file(case, tmp_path):
 BAD_NUMBERS = [
     ("abc", ("expected a number", "'abc'")),
     ("true", ("expected a number", "true")),
-    ("yes", ("expected a number", "true")),        # YAML 1.1: yes is a boolean
+    ("yes", ("expected a number", "'yes'")),       # YAML 1.2: yes is text (1.1 made it true)
     ("null", ("expected a number", "null")),
     ("~", ("expected a number", "null")),
     ("[]", ("expected a number", "a list")),
@@ -445,17 +490,17 @@ BAD_NUMBERS = [
     ('"nan"', ("expected a finite number", "nan")),
 ]
 PLACES = {   # where the bad value goes, the key path and the line it is on
-    "weight": ("input: [1.0, 2.0]\ntarget: 1\nlayers:\n  - weights: [[0.5, {}]]\n",
+    "weight": ("input: [1.0, 2.0]\ntarget: 1\nlayers:\n  - weights: [[0.5, {}]]\n    activation: identity\n",
                "layers[1].weights[0][1]", 4),
-    "weight-row": ("input: [1.0, 2.0]\ntarget: 1\nlayers:\n  - weights: [[0.5, 0.1], [0.2, {}]]\n"
+    "weight-row": ("input: [1.0, 2.0]\ntarget: 1\nlayers:\n  - weights: [[0.5, 0.1], [0.2, {}]]\n    activation: identity\n"
                    "  - weights: [[1, 1]]\n", "layers[1].weights[1][1]", 4),
-    "bias": ("input: 1\ntarget: 1\nlayers:\n  - weights: 1\n  - weights: 1\n    bias: [{}]\n",
-             "layers[2].bias[0]", 6),
-    "input": ("input: [1.0, {}]\ntarget: 1\nlayers:\n  - weights: [[1, 1]]\n", "input[1]", 1),
-    "target": ("input: 1\ntarget: [{}]\nlayers:\n  - weights: 1\n", "target[0]", 2),
-    "example": ("examples:\n  - {{input: [1], target: 1}}\n  - {{input: [{}], target: 1}}\nlayers:\n  - weights: 1\n",
+    "bias": ("input: 1\ntarget: 1\nlayers:\n  - weights: 1\n    activation: identity\n  - weights: 1\n    activation: identity\n    bias: [{}]\n",
+             "layers[2].bias[0]", 8),
+    "input": ("input: [1.0, {}]\ntarget: 1\nlayers:\n  - weights: [[1, 1]]\n    activation: identity\n", "input[1]", 1),
+    "target": ("input: 1\ntarget: [{}]\nlayers:\n  - weights: 1\n    activation: identity\n", "target[0]", 2),
+    "example": ("examples:\n  - {{input: [1], target: 1}}\n  - {{input: [{}], target: 1}}\nlayers:\n  - weights: 1\n    activation: identity\n",
                 "examples[1].input[0]", 3),
-    "learning_rate": ("input: 1\ntarget: 1\nlearning_rate: {}\nlayers:\n  - weights: 1\n", "learning_rate", 3),
+    "learning_rate": ("input: 1\ntarget: 1\nlearning_rate: {}\nlayers:\n  - weights: 1\n    activation: identity\n", "learning_rate", 3),
 }
 
 
@@ -502,7 +547,7 @@ def test_missing_file(tmp_path):
 
 def test_directory(tmp_path):
     error = error_for(tmp_path)
-    assert "is a directory" in str(error) and "YAML file" in str(error)
+    assert "is a directory" in str(error) and "YAML problem file" in str(error)
 
 
 def test_not_utf8(tmp_path):
@@ -537,17 +582,20 @@ def test_error_attributes(tmp_path):
         target: 1
         layers:
           - weights: [[0.1, 0.2], [0.3, 0.4]]
+            activation: identity
           - weights: [[0.5, 0.6, 0.7]]
+            activation: identity
         """)
     error = error_for(path)
-    assert (error.source, error.key, error.line, error.column) == (str(path), "layers[2].weights", 5, 14)
-    assert str(error) == f"{path}:5:14: layers[2].weights: {error.detail}"
+    assert (error.source, error.key, error.line, error.column) == (str(path), "layers[2].weights", 6, 14)
+    assert str(error) == f"{path}:6:14: layers[2].weights: {error.detail}"
 
 
 def test_from_dict_errors_name_the_key_path_without_a_line():
     with pytest.raises(ProblemFileError) as info:
         Problem.from_dict({"input": [1.0, 2.0], "target": 1,
-                           "layers": [{"weights": [[1, 2]]}, {"weights": [[1, 2]]}]})
+                           "layers": [{"activation": "identity", "weights": [[1, 2]]},
+                                      {"activation": "identity", "weights": [[1, 2]]}]})
     message = str(info.value)
     assert message.startswith("<problem>: layers[2].weights: expected 1 column")
     assert "\n" not in message
@@ -564,7 +612,7 @@ def _billion_laughs() -> str:
     lines = ["a0: &a0 [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]"]
     for level in range(1, 10):
         lines.append(f"a{level}: &a{level} [" + ", ".join([f"*a{level - 1}"] * 10) + "]")
-    return "\n".join(lines) + "\ninput: *a9\ntarget: 1\nlayers:\n  - weights: 1\n"
+    return "\n".join(lines) + "\ninput: *a9\ntarget: 1\nlayers:\n  - weights: 1\n    activation: identity\n"
 
 
 @contextlib.contextmanager
@@ -609,6 +657,7 @@ def test_small_aliases_are_fine(tmp_path):
         target: 1
         layers:
           - weights: [*x]
+            activation: identity
         """)
     problem = load(path)
     assert problem.layers[0].weights.tolist() == [[1.0, 2.0]]
@@ -617,12 +666,12 @@ def test_small_aliases_are_fine(tmp_path):
 PYTHON_TAG = '!!python/object/apply:os.system ["true"]'
 TAGGED = {
     # where a python tag sits -> the document
-    "unknown-top-key": f"input: 1\ntarget: 1\nrun: {PYTHON_TAG}\nlayers:\n  - weights: 1\n",
-    "title": f"title: {PYTHON_TAG}\ninput: 1\ntarget: 1\nlayers:\n  - weights: 1\n",
-    "input-list": "input: !!python/object/apply:os.system [3]\ntarget: 1\nlayers:\n  - weights: 1\n",
+    "unknown-top-key": f"input: 1\ntarget: 1\nrun: {PYTHON_TAG}\nlayers:\n  - weights: 1\n    activation: identity\n",
+    "title": f"title: {PYTHON_TAG}\ninput: 1\ntarget: 1\nlayers:\n  - weights: 1\n    activation: identity\n",
+    "input-list": "input: !!python/object/apply:os.system [3]\ntarget: 1\nlayers:\n  - weights: 1\n    activation: identity\n",
     "layer-mapping": "input: 1\ntarget: 1\nlayers:\n  - !!python/object/apply:os.system {weights: 1}\n",
-    "scalar": "input: !!python/name:os.system\ntarget: 1\nlayers:\n  - weights: 1\n",
-    "unknown-tag": "input: !custom 1\ntarget: 1\nlayers:\n  - weights: 1\n",
+    "scalar": "input: !!python/name:os.system\ntarget: 1\nlayers:\n  - weights: 1\n    activation: identity\n",
+    "unknown-tag": "input: !custom 1\ntarget: 1\nlayers:\n  - weights: 1\n    activation: identity\n",
     "merge-key": "input: 1\ntarget: 1\nlayers:\n  - &l {weights: 1}\n  - {<<: *l}\n",
 }
 
@@ -665,8 +714,9 @@ def test_bias_count_message_is_good_english(tmp_path):
         target: 1
         layers:
           - weights: [[0.1, 0.2], [0.3, 0.4]]
+            activation: identity
             bias: [0.1, 0.2, 0.3]
-        """, 5, "layers[1].bias", ()).check(tmp_path)
+        """, 6, "layers[1].bias", ()).check(tmp_path)
     assert "expected 2 biases" in message
 
 
@@ -676,8 +726,9 @@ def test_numbers_are_quoted_as_written(tmp_path):
         target: 1
         layers:
           - weights: 1
+            activation: identity
             fixed: 3
-        """, 5, "layers[1].fixed", ()).check(tmp_path)
+        """, 6, "layers[1].fixed", ()).check(tmp_path)
     assert "got 3" in message and "3.0" not in message
 
 
@@ -687,9 +738,11 @@ def test_duplicate_key_in_a_layer_names_the_layer(tmp_path):
         target: 1
         layers:
           - weights: 1
+            activation: identity
           - weights: 2
+            activation: identity
             weights: 3
-        """, 6, "layers[2].weights", ("duplicate key 'weights'",)).check(tmp_path)
+        """, 8, "layers[2].weights", ("duplicate key 'weights'",)).check(tmp_path)
 
 
 def test_first_layer_shape_message_mentions_the_input(tmp_path):
@@ -698,12 +751,13 @@ def test_first_layer_shape_message_mentions_the_input(tmp_path):
         target: 1
         layers:
           - weights: [[0.1, 0.2]]
+            activation: identity
         """, 4, "layers[1].weights", ("expected 3 columns",)).check(tmp_path)
     assert "input" in message.split("layers[1].weights:")[1].replace("one per input of this layer", "")
 
 
 def test_huge_integer_is_refused(tmp_path):
-    Case("huge-int", "input: 1" + "0" * 400 + "\ntarget: 1\nlayers:\n  - weights: 1\n",
+    Case("huge-int", "input: 1" + "0" * 400 + "\ntarget: 1\nlayers:\n  - weights: 1\n    activation: identity\n",
          1, "input", ("finite",)).check(tmp_path)
 
 
@@ -712,6 +766,114 @@ def test_every_activation_and_loss_is_listed_when_unknown(tmp_path):
                    4, "layers[1].activation", ()).check(tmp_path)
     listed = message.split("expected one of: ")[1].split(", ")
     assert set(listed) == set(ACTIVATIONS)
-    message = Case("loss", "input: 1\ntarget: 1\nloss: nope\nlayers:\n  - weights: 1\n",
+    message = Case("loss", "input: 1\ntarget: 1\nloss: nope\nlayers:\n  - weights: 1\n    activation: identity\n",
                    3, "loss", ()).check(tmp_path)
     assert set(message.split("expected one of: ")[1].split(", ")) == set(LOSSES)
+
+
+# --------------------------------------------------- problem files that cannot silently change the maths
+MATHS = [
+    Case("activation-missing", """
+        input: 1
+        target: 1
+        layers:
+          - weights: 1
+        """, 4, "layers[1]", ("missing key 'activation'", "activation: identity", "sigmoid")),
+    Case("bce-target-above-1", """
+        input: 1
+        target: 2
+        loss: binary_cross_entropy
+        layers:
+          - activation: sigmoid
+            weights: 1
+        """, 2, "target", ("between 0 and 1", "binary_cross_entropy", "got 2")),
+    Case("ce-target-negative", """
+        examples:
+          - {input: 1, target: [0.5, 0.5]}
+          - {input: 2, target: [1.5, -0.5]}
+        loss: cross_entropy
+        layers:
+          - activation: softmax
+            weights: [1, 2]
+        """, 3, "examples[1].target[0]", ("between 0 and 1", "got 1.5")),
+    Case("ce-on-one-sigmoid-output", """
+        input: 1
+        target: 1
+        loss: cross_entropy
+        layers:
+          - activation: sigmoid
+            weights: 1
+        """, 3, "loss", ("single output", "(1 − t)", "binary_cross_entropy")),
+    Case("weights-transposed", """
+        input: [1, 2, 3]
+        target: [1, 0]
+        layers:
+          - activation: sigmoid
+            weights: [[1, 2], [3, 4], [5, 6]]
+        """, 5, "layers[1].weights", ("expected 3 columns", "3×2", "did you write it transposed?")),
+    Case("class-index-target", """
+        input: [1, 2]
+        target: 1
+        loss: cross_entropy
+        layers:
+          - activation: softmax
+            weights: [[1, 2], [3, 4], [5, 6]]
+        """, 2, "target", ("expected 3 target values", "one-hot", "[0, 1, 0]")),
+    Case("bias-none", """
+        input: 1
+        target: 1
+        layers:
+          - activation: sigmoid
+            weights: 1
+            bias: none
+        """, 6, "layers[1].bias", ("'none'", "omit 'bias' or write bias: null")),
+    Case("inputs-plural", """
+        inputs: [[1], [2]]
+        targets: [1, 2]
+        layers:
+          - activation: sigmoid
+            weights: 1
+        """, 1, "inputs", ("unknown key 'inputs'", "examples: [{input: …, target: …}, …]")),
+    Case("question-broken-at-load", """
+        input: 1
+        target: 1
+        layers:
+          - activation: sigmoid
+            weights: 1
+        questions:
+          - id: q
+            numeric: gradients.w9
+        """, 8, "questions[0].numeric", ("gradients.w9",)),
+]
+
+
+@pytest.mark.parametrize("case", MATHS, ids=[c.id for c in MATHS])
+def test_problem_files_cannot_silently_change_the_maths(case, tmp_path):
+    case.check(tmp_path)
+
+
+@pytest.mark.parametrize("activation, loss", [("Sigmoid", "Half_Squared_Error"), ("RELU", "squared_error"),
+                                              ("Tanh ", "MEAN_SQUARED_ERROR"), ("Linear", "half_squared_error")])
+def test_activation_and_loss_names_are_case_insensitive(activation, loss, tmp_path):
+    path = write(tmp_path, f"""
+        input: 1
+        target: 1
+        loss: {loss}
+        layers:
+          - activation: "{activation}"
+            weights: 0.5
+        """)
+    problem = load(path)
+    assert problem.layers[0].activation is ACTIVATIONS[activation.strip().lower()]
+    assert problem.loss is LOSSES[loss.lower()]
+
+
+def test_targets_0_and_1_are_fine_for_cross_entropies(tmp_path):
+    load(write(tmp_path, """
+        input: 1
+        target: [0, 1, 0]
+        loss: cross_entropy
+        layers:
+          - activation: softmax
+            weights: [1, 2, 3]
+        """))

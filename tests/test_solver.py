@@ -519,7 +519,7 @@ def test_batch_equals_examples_one_at_a_time():
 
 def test_overflow_is_reported_as_a_bpcalc_error_not_nan():
     doc = {"input": [1e200], "target": [0.0], "loss": "squared_error", "learning_rate": 0.1,
-           "layers": [{"weights": [[1e200]]}, {"activation": "tanh", "weights": [[1.0]]}]}
+           "layers": [{"activation": "identity", "weights": [[1e200]]}, {"activation": "tanh", "weights": [[1.0]]}]}
     with pytest.raises(BpcalcError) as info:
         solve(Problem.from_dict(doc))
     assert "\n" not in str(info.value) and "overflow" in str(info.value)
@@ -559,7 +559,7 @@ def test_float64_everywhere(kind):
 def test_float64_precision_is_kept():
     """A difference that float32 would round away: 1 + 1e-12 − 1."""
     doc = {"input": [1.0], "target": [0.0], "loss": "squared_error",
-           "layers": [{"weights": [[1.0 + 1e-12]], "bias": [-1.0]}]}
+           "layers": [{"activation": "identity", "weights": [[1.0 + 1e-12]], "bias": [-1.0]}]}
     solution = solve(Problem.from_dict(doc))
     assert solution.layers[0].z[0, 0] == pytest.approx(1e-12, rel=1e-3)
     assert solution.gradients()["b1_1"] == pytest.approx(2e-12, rel=1e-3)

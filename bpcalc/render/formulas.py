@@ -1,4 +1,7 @@
-"""A formula as ``bpcalc formula`` shows it: how it was read, and its value."""
+"""A formula as ``bpcalc formula`` shows it: how it was read, and its value.
+
+The input is the user's text, echoed with :func:`bpcalc.usertext.visible` (a control
+character in it is shown as ``\\x1b``, never sent to the terminal)."""
 
 from __future__ import annotations
 
@@ -7,6 +10,7 @@ from typing import Any
 import click
 
 from ..numbers import format_number
+from ..usertext import visible
 
 
 def _value_text(value: Any, digits: int) -> str:
@@ -19,10 +23,10 @@ def _value_text(value: Any, digits: int) -> str:
 
 
 def print_formula(description: Any, digits: int) -> None:
-    click.echo(f"input:     {description.input}")
-    click.echo(f"read as:   {description.parsed}")
-    click.echo(f"rendered:  {description.unicode}")
-    click.echo(f"variables: {', '.join(description.variables) or '(none)'}")
+    click.echo(f"input:     {visible(description.input)}")
+    click.echo(f"read as:   {visible(description.parsed)}")
+    click.echo(f"rendered:  {visible(description.unicode)}")
+    click.echo(f"variables: {visible(', '.join(description.variables)) or '(none)'}")
     if description.value is None:
         missing = ", ".join(description.missing) if getattr(description, "missing", None) else ""
         click.echo("value:     give every variable a value (NAME=VALUE) to evaluate it"
