@@ -354,6 +354,12 @@ def _needs_parens(child: Expr, parent: Expr, side: str) -> bool:
         if pc < pp:
             return True
         return pc == pp and _FAMILY.get(type(child)) != _FAMILY.get(type(parent))
+    if isinstance(child, (Mul, Add)) and type(child) is type(parent):
+        return False    # a·(b·c) is a·b·c, a + (b + c) is a + b + c: the operations associate
+    if isinstance(parent, Sum):
+        return pc < PREC_MUL        # Σₖ wₖ·δₖ: the sum takes the product after it
+    if isinstance(child, Sum) and isinstance(parent, Mul):
+        return False                # ½·Σⱼ (aⱼ − tⱼ)²
     return pc <= pp
 
 
@@ -819,6 +825,11 @@ class UnicodePrinter(Printer):
         spec = function_table().get(node.name)
         name = spec.unicode if spec else node.name
         args = ", ".join(UnicodePrinter().print(arg) for arg in node.args)
+        if node.derivative == 0 and len(node.args) == 1:
+            if node.name == "abs":
+                return f"|{args}|"
+            if name == "√" and precedence(node.args[0]) == PREC_ATOM:
+                return f"√{args}"
         return f"{name}{'′' * node.derivative}({args})"
 
     def _print_Vector(self, node: Vector) -> str:
