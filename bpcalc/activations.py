@@ -74,7 +74,7 @@ def _numpy(function: Callable[..., np.ndarray], name: str) -> Callable[..., Any]
 
 
 def _erfc(x: np.ndarray) -> np.ndarray:
-    return np.frompyfunc(math.erfc, 1, 1)(x).astype(np.float64)
+    return np.asarray(np.frompyfunc(math.erfc, 1, 1)(x), dtype=np.float64)
 
 
 _SQRT2, _SQRT2PI = math.sqrt(2.0), math.sqrt(2.0 * math.pi)
@@ -201,7 +201,9 @@ class Activation:
         tree = simplify(tree)
         return substitute(tree, {"a": a}) if a != A else tree
 
-    def is_identity(self) -> bool:
+    @property
+    def unchanged(self) -> bool:
+        """a = z: the layer passes its weighted input through (f′ = 1)."""
         return self.formula == Z
 
     def function_entry(self) -> Function:
@@ -318,9 +320,10 @@ GELU = Activation(
     "gelu", _numpy(_gelu, "gelu"),
     _numpy(lambda z: 0.5 * _erfc(-z / _SQRT2) + z * np.exp(-0.5 * z * z) / _SQRT2PI, "gelu′"),
     "GELU", r"\operatorname{GELU}",
-    # exact GELU (PyTorch's approximate='none'): z·Φ(z), Φ the standard normal CDF
-    formula=Div(Mul(Z, Add(Num(1), Call("erf", (Div(Z, Call("sqrt", (Num(2),))),)))), Num(2)),
-    rule=Add(Div(Add(Num(1), Call("erf", (Div(Z, Call("sqrt", (Num(2),))),))), Num(2)),
+    # exact GELU (PyTorch's approximate='none'): z·Φ(z), Φ(z) = erfc(−z/√2)/2 the standard
+    # normal CDF (erfc rather than 1 + erf, which cancels to 0 far into z < 0)
+    formula=Div(Mul(Z, Call("erfc", (Neg(Div(Z, Call("sqrt", (Num(2),)))),))), Num(2)),
+    rule=Add(Div(Call("erfc", (Neg(Div(Z, Call("sqrt", (Num(2),)))),)), Num(2)),
              Div(Mul(Z, Call("exp", (Neg(Div(Pow(Z, Num(2)), Num(2))),))),
                  Call("sqrt", (Mul(Num(2), Sym("pi")),)))),
 )
@@ -375,7 +378,7 @@ for _activation in REGISTERED:
 ACTIVATION_FUNCTIONS: dict[str, Function] = {}
 """Formula-language functions of the elementwise activations (sigma, relu, gelu, …)."""
 for _activation in REGISTERED:
-    if _activation.elementwise and not _activation.is_identity():
+    if _activation.elementwise and not _activation.unchanged:
         _entry = _activation.function_entry()
         for _name in (_activation.symbol, *_activation.formula_names):
             if _name not in FUNCTIONS:

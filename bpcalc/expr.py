@@ -598,7 +598,7 @@ def _elementwise(scalar: Callable[[float], float], x: Any, name: str) -> Any:
     if np.iscomplexobj(x):
         raise FormulaError(f"{name} needs a real number, not a complex one")
     if _is_array(x):
-        return np.frompyfunc(scalar, 1, 1)(x.astype(float)).astype(float)
+        return np.asarray(np.frompyfunc(scalar, 1, 1)(x.astype(float)), dtype=float)
     return scalar(float(x))
 
 
@@ -819,6 +819,8 @@ class UnicodePrinter(Printer):
         return f"{base}^{text}"
 
     def _print_Transpose(self, node: Transpose) -> str:
+        if isinstance(node.operand, Vector):        # a column vector's transpose is a row
+            return "[" + ", ".join(self.print(item) for item in node.operand.items) + "]"
         return self.operand(node.operand, node) + "ᵀ"
 
     def _print_Call(self, node: Call) -> str:
@@ -948,6 +950,8 @@ class LatexPrinter(Printer):
         return f"{base}^{{{self.print(node.exponent)}}}"
 
     def _print_Transpose(self, node: Transpose) -> str:
+        if isinstance(node.operand, Vector):        # a column vector's transpose is a row
+            return r"\begin{bmatrix}" + " & ".join(self.print(i) for i in node.operand.items) + r"\end{bmatrix}"
         return self.operand(node.operand, node) + r"^{\mathsf{T}}"
 
     def _print_Call(self, node: Call) -> str:
@@ -1582,9 +1586,14 @@ def evaluate(node: Expr, env: Mapping[str, Any] | None = None,
         if isinstance(n, Hadamard):
             return np.multiply(_as_float(group(n.left)), _as_float(group(n.right)))
         if isinstance(n, MatMul):
-            return np.matmul(np.asarray(_as_float(group(n.left))), np.asarray(_as_float(group(n.right))))
+            left = np.asarray(_as_float(group(n.left)))
+            right = np.asarray(_as_float(group(n.right)))
+            if left.ndim == 1 and right.ndim == 2 and right.shape[0] == 1:
+                return np.outer(left, right[0])       # a column times a row: δ (a)ᵀ
+            return np.matmul(left, right)
         if isinstance(n, Transpose):
-            return np.asarray(_as_float(group(n.operand))).T
+            value = np.asarray(_as_float(group(n.operand)))
+            return value[None, :] if value.ndim == 1 else value.T   # a (column) vector's transpose is a row
         if isinstance(n, Vector):
             return np.array([_as_float(group(i)) for i in n.items])
         if isinstance(n, Matrix):

@@ -51,6 +51,8 @@ class Fused:
     cost: Callable[[Array, Array], Array]            # (z, t) -> C_x per example
     delta: Callable[[Array, Array, Array], Array]    # (z, a, t) -> δ^L
     formula: Expr
+    cost_term: Expr | None = None   # one output's cost in z, t (and S, the activation's sum):
+                                    # what explanations show where a saturates to 0 or 1
 
     @property
     def rule(self) -> str:
@@ -101,11 +103,12 @@ class Loss:
         """∂C/∂aⱼ as a tree: d/da of the term."""
         from .calculus import d
 
+        from .calculus import simplify
+
         tree = d(self.term_formula(params=params, numbers=numbers), "a")
-        replacements: dict[str, Any] = {"a": a, "t": t}
         if outputs is not None:
-            replacements["n"] = Num(outputs)
-        return substitute(tree, replacements)
+            tree = simplify(substitute(tree, {"n": Num(outputs)}))
+        return substitute(tree, {"a": a, "t": t})
 
     def summed(self) -> Expr:
         """C = Σⱼ term(aⱼ, tⱼ), as the course writes the loss."""
@@ -177,6 +180,7 @@ CROSS_ENTROPY = Loss(
         lambda z, t: -np.sum(t * _log_softmax(z), axis=-1),
         _softmax_ce_delta,
         Sub(Mul(A, TARGET_SUM), T),
+        Mul(T, Sub(Call("ln", (Sym("S"),)), Sym("z"))),
     )},
 )
 BINARY_CROSS_ENTROPY = Loss(
@@ -189,6 +193,7 @@ BINARY_CROSS_ENTROPY = Loss(
         lambda z, t: np.sum(t * _softplus(-z) + (1.0 - t) * _softplus(z), axis=-1),
         lambda z, a, t: a - t,
         Sub(A, T),
+        Add(Mul(T, Call("softplus", (Neg(Sym("z")),))), Mul(Sub(Num(1), T), Call("softplus", (Sym("z"),)))),
     )},
 )
 
