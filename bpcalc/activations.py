@@ -74,7 +74,8 @@ def _numpy(function: Callable[..., np.ndarray], name: str) -> Callable[..., Any]
 
 
 def _erfc(x: np.ndarray) -> np.ndarray:
-    return np.frompyfunc(math.erfc, 1, 1)(x).astype(np.float64)
+    # asarray: on a 0-d array (one number) frompyfunc returns a plain float
+    return np.asarray(np.frompyfunc(math.erfc, 1, 1)(x), dtype=np.float64)
 
 
 _SQRT2, _SQRT2PI = math.sqrt(2.0), math.sqrt(2.0 * math.pi)
