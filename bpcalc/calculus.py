@@ -287,7 +287,10 @@ def _div(node: Div) -> Expr:
     x, y = _number(a), _number(b)
     if x is not None and y is not None and y != 0:
         if isinstance(x, int) and isinstance(y, int):
-            return _num(x // y) if x % y == 0 else node
+            if x % y == 0:
+                return _num(x // y)
+            common = math.gcd(x, y)                  # 6/4 = 3/2: a fraction in lowest terms
+            return Div(Num(x // common), Num(y // common)) if common > 1 else node
         return _num(x / y)
     if isinstance(a, Neg):
         return Neg(Div(a.operand, b))

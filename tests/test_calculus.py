@@ -420,6 +420,7 @@ def test_simplify_rules_by_example():
         (Neg(Neg(X)), "x"), (Neg(Sub(X, Y)), "y − x"), (Add(X, Neg(Y)), "x − y"),
         (Mul(X, Num(2)), "2·x"), (Mul(TWO, Mul(Num(3), X)), "6·x"), (Div(Mul(Num(6), X), Num(3)), "2·x"),
         (Div(Mul(Num(6), X), Mul(Num(4), Y)), "3·x/(2·y)"), (Div(Num(3), Num(4)), "3/4"),
+        (Div(Num(6), Num(4)), "3/2"),
         (Div(X, X), "1"), (Div(Div(X, Y), Z), "x/(y·z)"), (Pow(X, Num(0)), "1"), (Pow(X, ONE), "x"),
         (Pow(Pow(X, TWO), Num(3)), "x⁶"), (Pow(Num(2), Num(10)), "1024"),
         (Piecewise(((X, Compare(ONE, ">", Num(0))), (Y, None))), "x"),
