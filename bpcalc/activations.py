@@ -74,6 +74,7 @@ def _numpy(function: Callable[..., np.ndarray], name: str) -> Callable[..., Any]
 
 
 def _erfc(x: np.ndarray) -> np.ndarray:
+    # asarray: on a 0-d array (one number) frompyfunc returns a plain float
     return np.asarray(np.frompyfunc(math.erfc, 1, 1)(x), dtype=np.float64)
 
 

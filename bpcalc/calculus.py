@@ -25,6 +25,7 @@ from .expr import (
 __all__ = ["d", "simplify", "depends_on", "replace"]
 
 ZERO, ONE = Num(0), Num(1)
+EULER = Sym("e")     # the constant e (formulas read e as Euler's number: CONSTANTS)
 
 
 def d(tree: Expr, variable: str, functions: Mapping[str, Function] | None = None) -> Expr:
@@ -79,6 +80,8 @@ class _Differentiator:
         u, n = node.base, node.exponent
         if not depends_on(n, self.variable):
             return Mul(Mul(n, Pow(u, Sub(n, ONE))), self.d(u))
+        if u == EULER:                                  # d(eˣ) = eˣ, not ln(e)·eˣ
+            return Mul(node, self.d(n))
         if not depends_on(u, self.variable):
             return Mul(Mul(Call("ln", (u,)), node), self.d(n))
         return Mul(node, Add(Mul(self.d(n), Call("ln", (u,))), Div(Mul(n, self.d(u)), u)))
@@ -109,6 +112,9 @@ class _Differentiator:
         return Piecewise(tuple((self.d(value), condition) for value, condition in node.pieces))
 
     def _d_Sum(self, node: Sum) -> Expr:
+        if _indexed_by(node.body, self.variable, node.index):
+            # ∂/∂aⱼ of Σⱼ f(aⱼ) is f′(aⱼ): only the term of that very j depends on aⱼ
+            return self.d(node.body)
         return Sum(self.d(node.body), node.index)
 
 
@@ -281,16 +287,22 @@ def _div(node: Div) -> Expr:
     x, y = _number(a), _number(b)
     if x is not None and y is not None and y != 0:
         if isinstance(x, int) and isinstance(y, int):
-            return _num(x // y) if x % y == 0 else node
+            if x % y == 0:
+                return _num(x // y)
+            common = math.gcd(x, y)                  # 6/4 = 3/2: a fraction in lowest terms
+            return Div(Num(x // common), Num(y // common)) if common > 1 else node
         return _num(x / y)
     if isinstance(a, Neg):
         return Neg(Div(a.operand, b))
     if isinstance(b, Neg):
         return Neg(Div(a, b.operand))
-    if isinstance(a, Mul) and y is not None and isinstance(_number(a.left), int) and isinstance(y, int):
-        c = _number(a.left)                          # (c·x)/y with y dividing c
-        if y != 0 and c % y == 0:
-            return _mul(Mul(_num(c // y), a.right))
+    if isinstance(a, Mul) and a.left == b:           # (u·v)/u = v
+        return a.right
+    if isinstance(a, Mul) and a.right == b:          # (u·v)/v = u
+        return a.left
+    (c, top), (k, bottom) = _coefficient(a), _coefficient(b)
+    if c and k and (common := math.gcd(c, k)) > 1:   # (6·x)/(4·y) = (3·x)/(2·y)
+        return Div(_times(c // common, top), _times(k // common, bottom))
     if isinstance(a, Div):                           # (x/y)/z = x/(y·z)
         return Div(a.left, Mul(a.right, b))
     return node
@@ -308,9 +320,25 @@ def _pow(node: Pow) -> Expr:
     x, y = _number(a), _number(n)
     if x is not None and y is not None and isinstance(x, int) and isinstance(y, int) and 0 <= y <= 64:
         return _num(x ** y)
-    if isinstance(a, Pow) and _number(a.exponent) is not None and y is not None:
-        return Pow(a.base, _num(_number(a.exponent) * y))
+    if isinstance(a, Pow) and _number(a.exponent) is not None and y is not None and float(y).is_integer():
+        return Pow(a.base, _num(_number(a.exponent) * y))   # (x²)^½ is |x|: integer n only
     return node
+
+
+def _coefficient(node: Expr) -> tuple[int | None, Expr | None]:
+    """(c, rest) for an integer c times rest (rest None for the integer alone)."""
+    number = _number(node)
+    if isinstance(number, int):
+        return number, None
+    if isinstance(node, Mul) and isinstance(_number(node.left), int):
+        return _number(node.left), node.right
+    return None, None
+
+
+def _times(c: int, rest: Expr | None) -> Expr:
+    if rest is None:
+        return Num(c)
+    return rest if c == 1 else Mul(Num(c), rest)
 
 
 def _decided(condition: Expr) -> bool | None:
@@ -354,6 +382,19 @@ def _sum(node: Sum) -> Expr:
     if isinstance(body, Div) and not depends_on(body.right, node.index) and not _indexed(body.right, node.index):
         return Div(Sum(body.left, node.index), body.right)
     return node
+
+
+def _indexed_by(tree: Expr, variable: str, index: str) -> bool:
+    """Is ``variable`` a symbol of ``tree`` subscripted with the sum's own index (aⱼ in Σⱼ)?"""
+    from .expr import _children
+
+    stack = [tree]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, Sym) and node.key == variable and node.sub is not None and index in node.sub:
+            return True
+        stack.extend(_children(node))
+    return False
 
 
 def _indexed(tree: Expr, index: str) -> bool:

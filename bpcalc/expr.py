@@ -598,7 +598,7 @@ def _elementwise(scalar: Callable[[float], float], x: Any, name: str) -> Any:
     if np.iscomplexobj(x):
         raise FormulaError(f"{name} needs a real number, not a complex one")
     if _is_array(x):
-        return np.asarray(np.frompyfunc(scalar, 1, 1)(x.astype(float)), dtype=float)
+        return np.asarray(np.frompyfunc(scalar, 1, 1)(x.astype(float)), dtype=float)  # 0-d too
     return scalar(float(x))
 
 
