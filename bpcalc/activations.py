@@ -176,9 +176,11 @@ class Activation:
                  numbers: bool = False) -> Expr:
         """f(z) written out: the formula of a composite, the call of a primitive. With
         ``numbers`` the parameters and constants are put in as numbers."""
+        from .calculus import simplify
+
         tree = self.call(Z) if self.formula is None else self.formula
-        if numbers:
-            tree = substitute(tree, {k: Num(v) for k, v in self.values(params).items()})
+        if numbers and self.values(params):
+            tree = simplify(substitute(tree, {k: Num(v) for k, v in self.values(params).items()}))
         return substitute(tree, {"z": z}) if z != Z else tree
 
     def prime_formula(self, z: Expr = Z, params: Mapping[str, float] | None = None,
@@ -186,9 +188,11 @@ class Activation:
         """f′(z) as a tree: the primitive's rule, or d/dz of the formula."""
         from .calculus import d
 
+        from .calculus import simplify
+
         tree = self.rule if self.rule is not None else d(self.defining(), "z")
-        if numbers:
-            tree = substitute(tree, {k: Num(v) for k, v in self.values(params).items()})
+        if numbers and self.values(params):
+            tree = simplify(substitute(tree, {k: Num(v) for k, v in self.values(params).items()}))
         return substitute(tree, {"z": z}) if z != Z else tree
 
     def through_output(self, a: Expr = A, z: Expr = Z) -> Expr | None:
@@ -386,26 +390,34 @@ for _activation in REGISTERED:
                 ACTIVATION_FUNCTIONS[_name] = _entry
 
 
-def custom(name: str, formula: Expr) -> Activation:
+def custom(name: str, formula: Expr, where: str = "") -> Activation:
     """An activation defined in a problem file by a formula in z (``{f: z*sigma(z)}``):
-    NumPy evaluation of its tree over whole arrays, f′ derived symbolically."""
+    NumPy evaluation of its tree over whole arrays, f′ derived symbolically. ``where``
+    prefixes the one-line error for a value the formula does not have (ln of a negative z)."""
     from .calculus import d
-    from .expr import evaluate
+    from .errors import BpcalcError
+    from .expr import evaluate, to_text
 
     prime = d(formula, "z")
 
-    def evaluated(tree: Expr) -> Callable[..., Array]:
+    def evaluated(tree: Expr, what: str) -> Callable[..., Array]:
         def function(z: Array, **_: float) -> Array:
+            array = np.asarray(z, dtype=np.float64)
             with np.errstate(all="ignore"):
-                value = evaluate(tree, {"z": np.asarray(z, dtype=np.float64)})
-            value = np.broadcast_to(np.asarray(value), np.shape(z))
-            if np.iscomplexobj(value):
-                raise ValueError("gives a complex number")
+                value = np.asarray(evaluate(tree, {"z": array}))
+            bad = np.iscomplexobj(value) and np.any(np.imag(value) != 0)
+            value = np.broadcast_to(np.real(value) if np.iscomplexobj(value) else value, array.shape)
+            if not bad:
+                bad = bool(np.any(~np.isfinite(value) & np.isfinite(array)))
+            if bad:
+                raise BpcalcError(f"{where or name}: {what} {to_text(tree)} has no real value at one of "
+                                  "this problem's z (a log or square root of a negative number, or "
+                                  "a division by zero)")
             return np.array(value, dtype=np.float64)
         return function
 
-    return Activation(name, evaluated(formula), evaluated(prime), name, rf"\operatorname{{{name}}}",
-                      formula=formula, custom=True)
+    return Activation(name, evaluated(formula, "the activation"), evaluated(prime, "its derivative"),
+                      name, rf"\operatorname{{{name}}}", formula=formula, custom=True)
 
 
 __all__ = ["Activation", "VectorRule", "ACTIVATIONS", "ACTIVATION_FUNCTIONS", "REGISTERED",

@@ -354,7 +354,7 @@ def _needs_parens(child: Expr, parent: Expr, side: str) -> bool:
         if pc < pp:
             return True
         return pc == pp and _FAMILY.get(type(child)) != _FAMILY.get(type(parent))
-    if isinstance(child, (Mul, Add)) and type(child) is type(parent):
+    if isinstance(child, (Mul, Add, Hadamard)) and type(child) is type(parent):
         return False    # a·(b·c) is a·b·c, a + (b + c) is a + b + c: the operations associate
     if isinstance(parent, Sum):
         return pc < PREC_MUL        # Σₖ wₖ·δₖ: the sum takes the product after it

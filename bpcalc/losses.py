@@ -82,6 +82,15 @@ class Loss:
     probabilities: bool = False      # outputs and targets must lie in [0, 1]
     custom: bool = False
 
+    def with_params(self, params: Mapping[str, float]) -> "Loss":
+        """This loss with its parameters set (huber's delta): the NumPy functions read them."""
+        import dataclasses
+        import functools
+
+        return dataclasses.replace(self, params=dict(params),
+                                   cost=functools.partial(self.cost, **params),
+                                   gradient=functools.partial(self.gradient, **params))
+
     def values(self, params: Mapping[str, float] | None = None) -> dict[str, float]:
         given = {**self.params, **(params or {})}
         return {self.symbols.get(name, name): value for name, value in given.items()}
