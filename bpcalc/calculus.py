@@ -19,7 +19,7 @@ from typing import Any, Callable, Mapping
 from .errors import FormulaError
 from .expr import (
     Add, Call, Compare, Div, Expr, Function, Mul, Neg, Num, Parallel, Piecewise,
-    Pow, Sub, Sum, Sym, function_table, substitute, symbols,
+    Pow, Sub, Sum, Sym, bottom_up, function_table, nodes, substitute, symbols,
 )
 
 __all__ = ["d", "simplify", "depends_on", "replace"]
@@ -180,16 +180,8 @@ def _rule(cls: type) -> Callable[[Callable[[Any], Expr]], Callable[[Any], Expr]]
     return register
 
 
-def _simplify(node: Expr) -> Expr:
-    from .expr import _children, _rebuild
-
-    children = _children(node)
-    if children:
-        simpler = [_simplify(child) for child in children]
-        if any(s is not c for s, c in zip(simpler, children)):
-            node = _rebuild(node, simpler)
-    rule = _RULES.get(type(node))
-    return rule(node) if rule else node
+def _simplify(tree: Expr) -> Expr:
+    return bottom_up(tree, lambda node: _RULES[type(node)](node) if type(node) in _RULES else node)
 
 
 @_rule(Neg)
@@ -399,15 +391,7 @@ def _indexed_by(tree: Expr, variable: str, index: str) -> bool:
 
 def _indexed(tree: Expr, index: str) -> bool:
     """Does the tree use ``index`` as a subscript (aⱼ in a Σⱼ)?"""
-    stack = [tree]
-    from .expr import _children
-
-    while stack:
-        node = stack.pop()
-        if isinstance(node, Sym) and node.sub is not None and index in node.sub:
-            return True
-        stack.extend(_children(node))
-    return False
+    return any(isinstance(node, Sym) and node.sub is not None and index in node.sub for node in nodes(tree))
 
 
 def replace(tree: Expr, replacements: Mapping[Expr, Expr]) -> Expr:

@@ -29,7 +29,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Iterator, Mapping
 
 import numpy as np
 
@@ -44,6 +44,7 @@ __all__ = [
     "PRECEDENCE", "precedence", "format_number",
     "Printer", "UnicodePrinter", "LatexPrinter", "TextPrinter",
     "to_unicode", "to_latex", "to_text", "to_json", "from_json", "symbols", "substitute",
+    "nodes", "bottom_up",
     "evaluate",
     "Function", "FUNCTIONS", "CONSTANTS", "GREEK",
 ]
@@ -1272,6 +1273,26 @@ def _rebuild(node: Expr, children: list[Expr]) -> Expr:
     if isinstance(node, Sum):
         return Sum(children[0], node.index)
     return type(node)(children[0], children[1])  # type: ignore[call-arg]
+
+
+def nodes(tree: Expr) -> Iterator[Expr]:
+    """Every node of ``tree`` (the tree itself included), without recursion."""
+    stack = [tree]
+    while stack:
+        node = stack.pop()
+        yield node
+        stack.extend(_children(node))
+
+
+def bottom_up(tree: Expr, rule: Callable[[Expr], Expr]) -> Expr:
+    """``rule`` applied to every node after its children, rebuilding only what changed:
+    the one walk that simplification, resolving piecewise forms and pruning share."""
+    children = _children(tree)
+    if children:
+        new = [bottom_up(child, rule) for child in children]
+        if any(n is not o for n, o in zip(new, children)):
+            tree = _rebuild(tree, new)
+    return rule(tree)
 
 
 def substitute(node: Expr, replacements: Mapping[str, Any]) -> Expr:

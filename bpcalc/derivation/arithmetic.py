@@ -18,7 +18,9 @@ from typing import Any, Callable, Mapping
 import numpy as np
 
 from ..errors import BpcalcError
-from ..expr import Compare, Expr, Matrix, Num, Piecewise, Vector, _children, _rebuild, evaluate, symbols
+from ..expr import (
+    Compare, Expr, Matrix, Num, Piecewise, Vector, _children, _rebuild, bottom_up, evaluate, nodes, symbols,
+)
 from ..numbers import format_number
 
 MAX_SUBSTITUTED = 36        # numbers a vector/matrix form is written out with
@@ -81,27 +83,24 @@ def resolve(tree: Expr) -> Expr:
     """Piecewise forms whose conditions are now numbers, replaced by the piece that holds
     (f′(0.03) written as the 1 it is); nothing else is folded, so the arithmetic a
     student redoes stays visible."""
-    children = _children(tree)
-    if not children:
-        return tree
-    new = [resolve(child) for child in children]
-    if any(n is not o for n, o in zip(new, children)):
-        tree = _rebuild(tree, new)
-    if isinstance(tree, Piecewise):
-        for value, condition in tree.pieces:
-            if condition is None:
-                return value
-            if symbols(condition) - {"pi", "e"}:
-                return tree
-            try:
-                holds = np.asarray(evaluate(condition))
-            except BpcalcError:
-                return tree
-            if holds.ndim:                      # a vector condition: entries may differ
-                return tree
-            if bool(holds):
-                return value
-    return tree
+    return bottom_up(tree, lambda node: _holding_piece(node) if isinstance(node, Piecewise) else node)
+
+
+def _holding_piece(node: Piecewise) -> Expr:
+    for value, condition in node.pieces:
+        if condition is None:
+            return value
+        if symbols(condition) - {"pi", "e"}:
+            return node
+        try:
+            holds = np.asarray(evaluate(condition))
+        except BpcalcError:
+            return node
+        if holds.ndim:                      # a vector condition: entries may differ
+            return node
+        if bool(holds):
+            return value
+    return node
 
 
 def choose_pieces(tree: Expr, lookup: Callable[[Expr], Any]) -> tuple[Expr, list[Compare]]:
@@ -109,12 +108,7 @@ def choose_pieces(tree: Expr, lookup: Callable[[Expr], Any]) -> tuple[Expr, list
     numbers, kept symbolic (f(z¹₁) is 0.2·z¹₁ here), and the conditions that decided it."""
     decided: list[Compare] = []
 
-    def walk(node: Expr) -> Expr:
-        children = _children(node)
-        if children:
-            new = [walk(child) for child in children]
-            if any(n is not o for n, o in zip(new, children)):
-                node = _rebuild(node, new)
+    def choose(node: Expr) -> Expr:
         if not isinstance(node, Piecewise):
             return node
         for value, condition in node.pieces:
@@ -122,21 +116,16 @@ def choose_pieces(tree: Expr, lookup: Callable[[Expr], Any]) -> tuple[Expr, list
                 if isinstance(node.pieces[0][1], Compare):
                     decided.append(node.pieces[0][1])
                 return value
-            numbers = put_in(condition, lookup, 16)
-            if numbers is None or symbols(numbers) - {"pi", "e"}:
-                return node
-            try:
-                holds = np.asarray(evaluate(numbers))
-            except BpcalcError:
-                return node
-            if holds.ndim:
-                return node
-            if bool(holds):
+            holds = _holding_piece(Piecewise(((Num(1), put_in(condition, lookup, 16) or condition),
+                                              (Num(0), None))))
+            if isinstance(holds, Piecewise):
+                return node                 # not decided by numbers (a vector, or unknown)
+            if holds == Num(1):
                 decided.append(condition)
                 return value
         return node
 
-    return walk(tree), decided
+    return bottom_up(tree, choose), decided
 
 
 # ------------------------------------------------------------------ redoable digits
@@ -151,31 +140,24 @@ def _decimals(text: str) -> int | None:
     return places - (int(exponent) if exponent else 0)
 
 
-def _as_shown(node: Expr) -> Expr:
+def _as_shown(tree: Expr) -> Expr:
     """The tree with each number at the value its text says (what a student computes with)."""
-    if isinstance(node, Num):
-        if node.text is None:
+    def as_shown(node: Expr) -> Expr:
+        if not isinstance(node, Num) or node.text is None:
             return node
         try:
             return Num(float(node.text))
         except ValueError:
             return node
-    children = _children(node)
-    if not children:
-        return node
-    return _rebuild(node, [_as_shown(child) for child in children])
+    return bottom_up(tree, as_shown)
 
 
-def _with_digits(node: Expr, digits: Mapping[float, int]) -> Expr:
-    if isinstance(node, Num):
-        if node.text is None or not _rounded(node):
+def _with_digits(tree: Expr, digits: Mapping[float, int]) -> Expr:
+    def with_digits(node: Expr) -> Expr:
+        if not isinstance(node, Num) or node.text is None or not _rounded(node):
             return node
-        key = float(node.value)
-        return Num(node.value, text=shown(key, digits[key]))
-    children = _children(node)
-    if not children:
-        return node
-    return _rebuild(node, [_with_digits(child, digits) for child in children])
+        return Num(node.value, text=shown(float(node.value), digits[float(node.value)]))
+    return bottom_up(tree, with_digits)
 
 
 def _rounded(node: Num) -> bool:
@@ -224,8 +206,8 @@ def redoable(tree: Expr, value: Any, result_digits: int, digits: int) -> Expr | 
     values = np.ravel(np.asarray(value, dtype=np.float64))
     targets = [(float(v), shown(v, result_digits)) for v in values]
     groups: dict[float, int] = {}
-    for node in _numbers(tree):
-        if node.text is not None and _rounded(node):
+    for node in nodes(tree):
+        if isinstance(node, Num) and node.text is not None and _rounded(node):
             groups.setdefault(float(node.value), digits)
     candidate = _with_digits(tree, groups) if groups else tree
     if _misfit(candidate, targets) <= 1.0:
@@ -249,14 +231,3 @@ def redoable(tree: Expr, value: Any, result_digits: int, digits: int) -> Expr | 
                     break
                 groups = lower
     return _with_digits(tree, groups)
-
-
-def _numbers(tree: Expr) -> list[Num]:
-    found, stack = [], [tree]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, Num):
-            found.append(node)
-        else:
-            stack.extend(_children(node))
-    return found

@@ -21,7 +21,7 @@ import numpy as np
 from ..calculus import simplify
 from ..expr import (
     Add, Call, Div, Expr, Hadamard, MatMul, Mul, Neg, Num, Partial, Sub, Sym, Transpose, evaluate,
-    function_table, substitute, symbols,
+    bottom_up, function_table, nodes, substitute, symbols,
 )
 from ..numbers import format_number
 from ..problem import Problem
@@ -242,7 +242,7 @@ class Builder:
             return through, []
         formula = activation.prime_formula(z, layer.params, numbers=True)
         chosen, decided = choose_pieces(formula, self.lookup)
-        if any(isinstance(node, Piecewise) for node in _nodes(chosen)):
+        if any(isinstance(node, Piecewise) for node in nodes(chosen)):
             return None, decided                 # a vector whose entries take different pieces
         if not _symbols(chosen) and self.callable(l):
             return None, decided                 # f′(0.03) = 1 says it better than "1"
@@ -708,21 +708,18 @@ class Builder:
         layers = sorted({p.layer for p in parameters}) if parameters is not None else range(1, self.L + 1)
         for l in layers:
             layer, result = self.p.layers[l - 1], self.s.layers[l - 1]
-            if parameters is None and self.vectors and layer.weights.size > 1:
-                self.add(f"gradients of the weights, {self.layer_word(l)}", Partial(names.cost(), names.w(l)),
-                         combined([Partial(names.cost(x), names.w(l)) for x in range(n)]), result.dC_dw, rule,
-                         key=f"layers[{l}].dC_dw", note=note, everywhere=True)
-                note = None
-            else:
-                self.learn(Partial(names.cost(), names.w(l)), result.dC_dw, everywhere=True)
-            if layer.bias is not None:
-                if parameters is None and self.vectors and layer.size > 1:
-                    self.add(f"gradients of the biases, {self.layer_word(l)}", Partial(names.cost(), names.b(l)),
-                             combined([Partial(names.cost(x), names.b(l)) for x in range(n)]), result.dC_db, rule,
-                             key=f"layers[{l}].dC_db", note=note, everywhere=True)
+            for kind, symbol, value, size, path in (
+                    ("weights", names.w(l), result.dC_dw, layer.weights.size, "dC_dw"),
+                    ("biases", names.b(l), result.dC_db, layer.size, "dC_db")):
+                if value is None:
+                    continue
+                if parameters is None and self.vectors and size > 1:
+                    self.add(f"gradients of the {kind}, {self.layer_word(l)}", Partial(names.cost(), symbol),
+                             combined([Partial(names.cost(x), symbol) for x in range(n)]), value, rule,
+                             key=f"layers[{l}].{path}", note=note, everywhere=True)
                     note = None
                 else:
-                    self.learn(Partial(names.cost(), names.b(l)), result.dC_db, everywhere=True)
+                    self.learn(Partial(names.cost(), symbol), value, everywhere=True)
             if parameters is None and not self.entry_by_entry(l):
                 continue
             group = [p for p in (parameters or self.parameters(l)) if p.layer == l]
@@ -1000,9 +997,7 @@ def bp2_rule() -> Prose:
 # ------------------------------------------------------------------ helpers
 
 def _numbers_in(tree: Expr) -> bool:
-    from .model import numbers_in
-
-    return bool(numbers_in(tree))
+    return any(isinstance(node, Num) for node in nodes(tree))
 
 
 def _holds(substituted: Expr, value: Any) -> bool:
@@ -1020,33 +1015,12 @@ def _holds(substituted: Expr, value: Any) -> bool:
     return bool(np.allclose(got, want, rtol=1e-9, atol=1e-12))
 
 
-def _nodes(tree: Expr) -> list[Expr]:
-    from ..expr import _children
-
-    found, stack = [], [tree]
-    while stack:
-        node = stack.pop()
-        found.append(node)
-        stack.extend(_children(node))
-    return found
-
-
 def _symbols(tree: Expr) -> set[Sym]:
-    from ..expr import _children
-
-    found, stack = set(), [tree]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, Sym):
-            found.add(node)
-        stack.extend(_children(node))
-    return found
+    return {node for node in nodes(tree) if isinstance(node, Sym)}
 
 
 def _prune(tree: Expr, targets: dict[str, float]) -> Expr:
     """Leave out of sums the terms that the targets make 0."""
-    from ..expr import _children, _rebuild
-
     numbers = {key: Num(value) for key, value in targets.items()}
 
     def vanishes(node: Expr) -> bool:
@@ -1054,12 +1028,7 @@ def _prune(tree: Expr, targets: dict[str, float]) -> Expr:
             return False        # only a term with a target factor: t·ln(a), not t itself
         return simplify(substitute(node, numbers)) == Num(0)
 
-    def walk(node: Expr) -> Expr:
-        children = _children(node)
-        if children:
-            new = [walk(child) for child in children]
-            if any(n is not o for n, o in zip(new, children)):
-                node = _rebuild(node, new)
+    def prune(node: Expr) -> Expr:
         if isinstance(node, (Add, Sub)):
             if vanishes(node.right):
                 return node.left
@@ -1067,7 +1036,7 @@ def _prune(tree: Expr, targets: dict[str, float]) -> Expr:
                 return node.right if isinstance(node, Add) else Neg(node.right)
         return node
 
-    pruned = walk(tree)
+    pruned = bottom_up(tree, prune)
     return Num(0) if vanishes(pruned) else pruned
 
 

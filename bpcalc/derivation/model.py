@@ -14,8 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from ..expr import Expr, Matrix, Num, Vector, _children
-from .arithmetic import shown
+from ..expr import Expr, Num, nodes
+from .arithmetic import number, shown
 
 DEFAULT_DIGITS = 4
 MAX_SHOWN = 36              # entries of a result shown; larger ones are summarised
@@ -217,28 +217,11 @@ class Derivation:
 
 # ------------------------------------------------------------------ numbers in trees
 
-def as_tree(value: Any, digits: int) -> Expr:
-    """A value as a step shows it: a rounded Num, or a Vector/Matrix of them."""
-    array = np.asarray(value, dtype=np.float64)
-    if array.ndim == 0:
-        return Num(float(array), text=shown(float(array), digits))
-    if array.ndim == 1:
-        return Vector(tuple(Num(float(v), text=shown(v, digits)) for v in array))
-    return Matrix(tuple(tuple(Num(float(v), text=shown(v, digits)) for v in row) for row in array))
+as_tree = number     # a value as a step shows it: a rounded Num, or a Vector/Matrix of them
 
 
 def numbers_in(node: Expr | None) -> list[Num]:
-    if node is None:
-        return []
-    found: list[Num] = []
-    stack = [node]
-    while stack:
-        current = stack.pop()
-        if isinstance(current, Num):
-            found.append(current)
-        else:
-            stack.extend(_children(current))
-    return found
+    return [] if node is None else [n for n in nodes(node) if isinstance(n, Num)]
 
 
 def shown_exactly(node: Num) -> bool:
