@@ -24,6 +24,7 @@ _EXPORTS = {
     "Solution": "bpcalc.solver",
     "BpcalcError": "bpcalc.errors",
     "derive": "bpcalc.derivation",
+    "explain": "bpcalc.derivation",
     "Derivation": "bpcalc.derivation",
     "Grader": "bpcalc.grading",
 }
@@ -31,7 +32,7 @@ _EXPORTS = {
 __all__ = ["__version__", *_EXPORTS]
 
 if TYPE_CHECKING:
-    from .derivation import Derivation, derive
+    from .derivation import Derivation, derive, explain
     from .errors import BpcalcError
     from .grading import Grader
     from .problem import Layer, Problem, load

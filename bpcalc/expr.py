@@ -29,7 +29,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Iterator, Mapping
 
 import numpy as np
 
@@ -39,10 +39,12 @@ from .numbers import format_number
 __all__ = [
     "Expr", "Num", "Sym", "Neg", "Add", "Sub", "Mul", "Div", "Pow", "Parallel", "Call",
     "Hadamard", "MatMul", "Transpose", "Vector", "Matrix", "Partial", "HALF",
+    "Compare", "Piecewise", "Sum", "RELATIONS", "function_table",
     "PREC_SUM", "PREC_MUL", "PREC_PARALLEL", "PREC_POW", "PREC_POSTFIX", "PREC_ATOM",
     "PRECEDENCE", "precedence", "format_number",
     "Printer", "UnicodePrinter", "LatexPrinter", "TextPrinter",
     "to_unicode", "to_latex", "to_text", "to_json", "from_json", "symbols", "substitute",
+    "nodes", "bottom_up",
     "evaluate",
     "Function", "FUNCTIONS", "CONSTANTS", "GREEK",
 ]
@@ -246,8 +248,51 @@ class Partial(Expr):
     wrt: Expr
 
 
+RELATIONS = (">", "<", "≥", "≤", "=", "≠")
+LATEX_RELATIONS = {">": ">", "<": "<", "≥": r"\ge", "≤": r"\le", "=": "=", "≠": r"\ne"}
+TEXT_RELATIONS = {">": ">", "<": "<", "≥": ">=", "≤": "<=", "=": "==", "≠": "!="}
+
+
+@dataclass(frozen=True, slots=True)
+class Compare(Expr):
+    """``left relation right`` (z > 0): the conditions of a :class:`Piecewise`."""
+
+    left: Expr
+    relation: str
+    right: Expr
+
+    def __post_init__(self) -> None:
+        if self.relation not in RELATIONS:
+            raise ValueError(f"unknown relation {self.relation!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class Piecewise(Expr):
+    """``value₁ for condition₁, …, valueₙ otherwise``: kinked functions (ReLU′, ELU, Huber).
+    Each piece is (value, condition); the last condition may be None ("otherwise")."""
+
+    pieces: tuple[tuple[Expr, Expr | None], ...]
+
+    def __post_init__(self) -> None:
+        pieces = tuple((value, condition) for value, condition in self.pieces)
+        if not pieces or any(c is None for _, c in pieces[:-1]):
+            raise ValueError("Piecewise needs pieces, and only the last may have no condition")
+        object.__setattr__(self, "pieces", pieces)
+
+
+@dataclass(frozen=True, slots=True)
+class Sum(Expr):
+    """Σ over an index, for display in rules (Σₖ wₖⱼ δₖ); evaluating it raises: a derivation
+    writes the terms out where it has numbers."""
+
+    body: Expr
+    index: str
+
+
 # --------------------------------------------------------------------------- precedence
 
+PREC_PIECEWISE = 2  # value for condition, …, value otherwise
+PREC_COMPARE = 5    # z > 0
 PREC_SUM = 10       # + − and unary minus (edX: -a*b is -(a*b), -2^2 is -4)
 PREC_MUL = 20       # * / ⊙ and matrix products
 PREC_PARALLEL = 30  # || binds tighter than * in edX: a*b||c is a*(b||c)
@@ -259,6 +304,8 @@ PRECEDENCE: dict[type, int] = {
     Add: PREC_SUM, Sub: PREC_SUM, Neg: PREC_SUM,
     Mul: PREC_MUL, Div: PREC_MUL, Hadamard: PREC_MUL, MatMul: PREC_MUL,
     Partial: PREC_MUL,  # ∂C/∂w reads as a quotient
+    Sum: PREC_MUL,      # Σₖ binds like a product: Σₖ wₖ·δₖ
+    Compare: PREC_COMPARE, Piecewise: PREC_PIECEWISE,
     Parallel: PREC_PARALLEL,
     Pow: PREC_POW,
     Transpose: PREC_POSTFIX,
@@ -268,7 +315,7 @@ PRECEDENCE: dict[type, int] = {
 # Operators that may share a level without brackets on the left (a/b·c is fine, a⊙b c is not).
 _FAMILY: dict[type, str] = {Add: "sum", Sub: "sum", Neg: "sum", Mul: "product", Div: "product",
                             Hadamard: "hadamard", MatMul: "matmul", Partial: "partial",
-                            Parallel: "parallel"}
+                            Parallel: "parallel", Sum: "sigma"}
 
 _RIGHT_ASSOCIATIVE = (Pow,)
 
@@ -308,6 +355,12 @@ def _needs_parens(child: Expr, parent: Expr, side: str) -> bool:
         if pc < pp:
             return True
         return pc == pp and _FAMILY.get(type(child)) != _FAMILY.get(type(parent))
+    if isinstance(child, (Mul, Add, Hadamard)) and type(child) is type(parent):
+        return False    # a·(b·c) is a·b·c, a + (b + c) is a + b + c: the operations associate
+    if isinstance(parent, Sum):
+        return pc < PREC_MUL        # Σₖ wₖ·δₖ: the sum takes the product after it
+    if isinstance(child, Sum) and isinstance(parent, Mul):
+        return False                # ½·Σⱼ (aⱼ − tⱼ)²
     return pc <= pp
 
 
@@ -381,14 +434,35 @@ def _name_parts(sym: Sym) -> tuple[str, str | None, str | None, int]:
 
 @dataclass(frozen=True)
 class Function:
-    """One registry entry: the function, its derivative (or None) and how it is written.
-    ``latex`` is a command (``\\sin``) or a template with ``{0}`` for the argument."""
+    """One function of the formula language: its value, its derivative and how it is written.
+
+    ``fdiff(x)`` is the derivative as an expression tree in the argument ``x`` (SymPy's
+    ``fdiff``): :func:`bpcalc.calculus.d` applies it with the chain rule, and the numeric
+    derivative (``sigma'(z)`` in a formula) evaluates it, so each rule is written once.
+    ``definition(x)`` says what the function is, for explanations (σ(x) = 1/(1 + e^(−x))).
+    ``latex`` is a command (``\\sin``) or a template with ``{0}`` for the argument.
+    Functions of several arguments (``max``) give ``partial(args, i)`` instead of ``fdiff``.
+    """
 
     name: str
     func: Callable[..., Any]
-    derivative: Callable[..., Any] | None
+    fdiff: Callable[[Expr], Expr] | None
     unicode: str
     latex: str
+    definition: Callable[[Expr], Expr] | None = None
+    arity: int = 1                     # 0: any number of arguments (at least two)
+    partial: Callable[[tuple[Expr, ...], int], Expr] | None = None
+
+    @property
+    def derivative(self) -> Callable[[Any], Any] | None:
+        """f′ as a numeric function (arrays too), evaluated from :attr:`fdiff`."""
+        if self.fdiff is None:
+            return None
+        tree = self.fdiff(Sym(_ARGUMENT))
+        return lambda x: evaluate(tree, {_ARGUMENT: x})
+
+
+_ARGUMENT = "x__"   # the placeholder a rule is written in; no formula can name it
 
 
 def _is_array(x: Any) -> bool:
@@ -472,84 +546,139 @@ def _real_only(name: str, x: Any) -> Any:
     return x
 
 
-def _sigma(x):
-    if np.iscomplexobj(x):
-        return 1 / (1 + np.exp(-x))
-    arr = np.asarray(x, dtype=float)
-    e = np.exp(-np.abs(arr))  # never overflows
-    out = np.where(arr >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
-    return out if _is_array(x) else out[()]
-
-
-def _sigma_prime(x):
-    s = _sigma(x)
-    return s * (1 - s)
-
-
-def _relu(x):
-    return np.maximum(_real_only("relu", x), 0.0)
-
-
-def _relu_prime(x):
-    out = (np.asarray(_real_only("relu", x)) > 0).astype(float)  # relu′(0) = 0
-    return out if _is_array(x) else out[()]
-
-
-def _softplus(x):
-    if np.iscomplexobj(x):
-        return np.log(1 + np.exp(x))
-    return np.logaddexp(0.0, x)
-
-
 _sqrt = np.lib.scimath.sqrt
 _LN10, _LN2 = math.log(10), math.log(2)
 
 
-def _fn(name, func, derivative=None, unicode=None, latex=None) -> Function:
-    return Function(name, func, derivative, unicode or name,
-                    latex or rf"\operatorname{{{name}}}")
+def _fn(name, func, fdiff=None, unicode=None, latex=None, definition=None) -> Function:
+    return Function(name, func, fdiff, unicode or name,
+                    latex or rf"\operatorname{{{name}}}", definition)
 
 
+def _call(name: str) -> Callable[[Expr], Expr]:
+    return lambda x: Call(name, (x,))
+
+
+def _sign(x):
+    return np.sign(_real_only("sign", x))
+
+
+def _extreme(pairwise: Callable[[Any, Any], Any]) -> Callable[..., Any]:
+    def extreme(*values: Any) -> Any:
+        if any(np.iscomplexobj(v) for v in values):
+            raise FormulaError("max and min need real numbers")
+        result = _to_numpy(values[0])
+        for value in values[1:]:
+            result = pairwise(result, _to_numpy(value))
+        return result
+    return extreme
+
+
+def _extreme_partial(relation: str) -> Callable[[tuple[Expr, ...], int], Expr]:
+    """∂max(a, b)/∂a and ∂/∂b: the gradient goes to the larger input (a on a tie, as an
+    argmax picks the first)."""
+    def partial(args: tuple[Expr, ...], i: int) -> Expr:
+        if len(args) != 2:
+            raise FormulaError("derivatives of max and min are known for two arguments")
+        condition = (Compare(args[0], {">": "≥", "<": "≤"}[relation], args[1]) if i == 0
+                     else Compare(args[1], relation, args[0]))
+        return Piecewise(((Num(1), condition), (Num(0), None)))
+    return partial
+
+
+def _erf(x):
+    return _elementwise(math.erf, x, "erf")
+
+
+def _erfc(x):
+    return _elementwise(math.erfc, x, "erfc")
+
+
+def _elementwise(scalar: Callable[[float], float], x: Any, name: str) -> Any:
+    """A scalar libm function over an array, in C (no Python loop over entries)."""
+    if np.iscomplexobj(x):
+        raise FormulaError(f"{name} needs a real number, not a complex one")
+    if _is_array(x):
+        return np.asarray(np.frompyfunc(scalar, 1, 1)(x.astype(float)), dtype=float)  # 0-d too
+    return scalar(float(x))
+
+
+def _sqrt_pi() -> Expr:
+    return Call("sqrt", (Sym("pi"),))
+
+
+def _one_over_sqrt(inner: Expr) -> Expr:
+    return Div(Num(1), Call("sqrt", (inner,)))
+
+
+# Each rule is a tree in the argument x; bpcalc.calculus simplifies what the chain rule builds.
 FUNCTIONS: dict[str, Function] = {f.name: f for f in [
     # Open edX's DEFAULT_FUNCTIONS, computed as calc.py computes them (scimath variants).
-    _fn("sin", np.sin, np.cos, latex=r"\sin"),
-    _fn("cos", np.cos, lambda x: -np.sin(x), latex=r"\cos"),
-    _fn("tan", np.tan, lambda x: 1 / np.cos(x) ** 2, latex=r"\tan"),
-    _fn("sec", _sec, lambda x: _sec(x) * np.tan(x), latex=r"\sec"),
-    _fn("csc", _csc, lambda x: -_csc(x) * _cot(x), latex=r"\csc"),
-    _fn("cot", _cot, lambda x: -_csc(x) ** 2, latex=r"\cot"),
-    _fn("sqrt", _sqrt, lambda x: 0.5 / _sqrt(x), "√", r"\sqrt{{{0}}}"),
-    _fn("log10", np.lib.scimath.log10, lambda x: 1 / (x * _LN10), "log₁₀", r"\log_{10}"),
-    _fn("log2", np.lib.scimath.log2, lambda x: 1 / (x * _LN2), "log₂", r"\log_{2}"),
-    _fn("ln", np.lib.scimath.log, lambda x: 1 / x, latex=r"\ln"),
-    _fn("exp", np.exp, np.exp, latex=r"\exp"),
-    _fn("arccos", np.lib.scimath.arccos, lambda x: -1 / _sqrt(1 - x * x), latex=r"\arccos"),
-    _fn("arcsin", np.lib.scimath.arcsin, lambda x: 1 / _sqrt(1 - x * x), latex=r"\arcsin"),
-    _fn("arctan", np.arctan, lambda x: 1 / (1 + x * x), latex=r"\arctan"),
-    _fn("arcsec", _arcsec),
-    _fn("arccsc", _arccsc),
-    _fn("arccot", _arccot, lambda x: -1 / (1 + x * x)),
-    _fn("abs", _abs, lambda x: np.sign(_real_only("abs′", x)), latex=r"\left|{0}\right|"),
+    _fn("sin", np.sin, _call("cos"), latex=r"\sin"),
+    _fn("cos", np.cos, lambda x: Neg(Call("sin", (x,))), latex=r"\cos"),
+    _fn("tan", np.tan, lambda x: Pow(Call("sec", (x,)), Num(2)), latex=r"\tan"),
+    _fn("sec", _sec, lambda x: Mul(Call("sec", (x,)), Call("tan", (x,))), latex=r"\sec"),
+    _fn("csc", _csc, lambda x: Neg(Mul(Call("csc", (x,)), Call("cot", (x,)))), latex=r"\csc"),
+    _fn("cot", _cot, lambda x: Neg(Pow(Call("csc", (x,)), Num(2))), latex=r"\cot"),
+    _fn("sqrt", _sqrt, lambda x: Div(Num(1), Mul(Num(2), Call("sqrt", (x,)))), "√", r"\sqrt{{{0}}}"),
+    _fn("log10", np.lib.scimath.log10, lambda x: Div(Num(1), Mul(x, Call("ln", (Num(10),)))),
+        "log₁₀", r"\log_{10}"),
+    _fn("log2", np.lib.scimath.log2, lambda x: Div(Num(1), Mul(x, Call("ln", (Num(2),)))),
+        "log₂", r"\log_{2}"),
+    _fn("ln", np.lib.scimath.log, lambda x: Div(Num(1), x), latex=r"\ln"),
+    _fn("exp", np.exp, _call("exp"), latex=r"\exp"),
+    _fn("arccos", np.lib.scimath.arccos, lambda x: Neg(_one_over_sqrt(Sub(Num(1), Pow(x, Num(2))))),
+        latex=r"\arccos"),
+    _fn("arcsin", np.lib.scimath.arcsin, lambda x: _one_over_sqrt(Sub(Num(1), Pow(x, Num(2)))),
+        latex=r"\arcsin"),
+    _fn("arctan", np.arctan, lambda x: Div(Num(1), Add(Num(1), Pow(x, Num(2)))), latex=r"\arctan"),
+    _fn("arcsec", _arcsec, lambda x: Div(Num(1), Mul(Call("abs", (x,)),
+                                                      Call("sqrt", (Sub(Pow(x, Num(2)), Num(1)),))))),
+    _fn("arccsc", _arccsc, lambda x: Neg(Div(Num(1), Mul(Call("abs", (x,)),
+                                                          Call("sqrt", (Sub(Pow(x, Num(2)), Num(1)),)))))),
+    _fn("arccot", _arccot, lambda x: Neg(Div(Num(1), Add(Num(1), Pow(x, Num(2)))))),
+    _fn("abs", _abs, _call("sign"), latex=r"\left|{0}\right|"),
     _fn("fact", _fact),
     _fn("factorial", _fact),
-    _fn("sinh", np.sinh, np.cosh, latex=r"\sinh"),
-    _fn("cosh", np.cosh, np.sinh, latex=r"\cosh"),
-    _fn("tanh", np.tanh, lambda x: 1 - np.tanh(x) ** 2, latex=r"\tanh"),
-    _fn("sech", _sech),
-    _fn("csch", _csch),
-    _fn("coth", _coth, latex=r"\coth"),
-    _fn("arcsinh", np.arcsinh, lambda x: 1 / _sqrt(x * x + 1)),
-    _fn("arccosh", np.arccosh),
-    _fn("arctanh", np.lib.scimath.arctanh, lambda x: 1 / (1 - x * x)),
-    _fn("arcsech", _arcsech),
-    _fn("arccsch", _arccsch),
-    _fn("arccoth", _arccoth),
-    # The course's activations.
-    _fn("sigma", _sigma, _sigma_prime, "σ", r"\sigma"),
-    _fn("sigmoid", _sigma, _sigma_prime, "σ", r"\sigma"),
-    _fn("relu", _relu, _relu_prime, "ReLU", r"\operatorname{ReLU}"),
-    _fn("softplus", _softplus, _sigma),
+    _fn("sinh", np.sinh, _call("cosh"), latex=r"\sinh"),
+    _fn("cosh", np.cosh, _call("sinh"), latex=r"\cosh"),
+    _fn("tanh", np.tanh, lambda x: Sub(Num(1), Pow(Call("tanh", (x,)), Num(2))), latex=r"\tanh",
+        definition=lambda x: Div(Sub(Call("exp", (x,)), Call("exp", (Neg(x),))),
+                                 Add(Call("exp", (x,)), Call("exp", (Neg(x),))))),
+    _fn("sech", _sech, lambda x: Neg(Mul(Call("sech", (x,)), Call("tanh", (x,))))),
+    _fn("csch", _csch, lambda x: Neg(Mul(Call("csch", (x,)), Call("coth", (x,))))),
+    _fn("coth", _coth, lambda x: Neg(Pow(Call("csch", (x,)), Num(2))), latex=r"\coth"),
+    _fn("arcsinh", np.arcsinh, lambda x: _one_over_sqrt(Add(Pow(x, Num(2)), Num(1)))),
+    _fn("arccosh", np.arccosh, lambda x: _one_over_sqrt(Sub(Pow(x, Num(2)), Num(1)))),
+    _fn("arctanh", np.lib.scimath.arctanh, lambda x: Div(Num(1), Sub(Num(1), Pow(x, Num(2))))),
+    _fn("arcsech", _arcsech, lambda x: Neg(Div(Num(1), Mul(x, Call("sqrt", (Sub(Num(1), Pow(x, Num(2))),)))))),
+    _fn("arccsch", _arccsch, lambda x: Neg(Div(Num(1), Mul(Call("abs", (x,)),
+                                                            Call("sqrt", (Add(Num(1), Pow(x, Num(2))),)))))),
+    _fn("arccoth", _arccoth, lambda x: Div(Num(1), Sub(Num(1), Pow(x, Num(2))))),
+    # Beyond edX: what derivatives and activations need.
+    _fn("sign", _sign, lambda x: Num(0), latex=r"\operatorname{sgn}"),
+    _fn("erf", _erf, lambda x: Mul(Div(Num(2), _sqrt_pi()), Call("exp", (Neg(Pow(x, Num(2))),)))),
+    _fn("erfc", _erfc, lambda x: Neg(Mul(Div(Num(2), _sqrt_pi()), Call("exp", (Neg(Pow(x, Num(2))),))))),
+    Function("max", _extreme(np.maximum), None, "max", r"\max", arity=0, partial=_extreme_partial(">")),
+    Function("min", _extreme(np.minimum), None, "min", r"\min", arity=0, partial=_extreme_partial("<")),
 ]}
+"""The math functions; the course's activations (sigma, relu, …) join them from
+:mod:`bpcalc.activations` in :func:`function_table`."""
+
+_TABLE: dict[str, Function] | None = None
+
+
+def function_table() -> Mapping[str, Function]:
+    """Every function a formula or a derivation may call: :data:`FUNCTIONS` and the
+    activations of :mod:`bpcalc.activations` (each activation registers itself there,
+    with its value, derivative and symbols, so it is written in one place)."""
+    global _TABLE
+    if _TABLE is None:
+        from .activations import ACTIVATION_FUNCTIONS
+
+        _TABLE = {**ACTIVATION_FUNCTIONS, **FUNCTIONS}
+    return _TABLE
+
 
 CONSTANTS: dict[str, Number] = {"e": math.e, "pi": math.pi, "i": 1j, "j": 1j}
 """edX's DEFAULT_VARIABLES; a variable of the same name (any case) takes precedence."""
@@ -691,12 +820,19 @@ class UnicodePrinter(Printer):
         return f"{base}^{text}"
 
     def _print_Transpose(self, node: Transpose) -> str:
+        if isinstance(node.operand, Vector):        # a column vector's transpose is a row
+            return "[" + ", ".join(self.print(item) for item in node.operand.items) + "]"
         return self.operand(node.operand, node) + "ᵀ"
 
     def _print_Call(self, node: Call) -> str:
-        spec = FUNCTIONS.get(node.name)
+        spec = function_table().get(node.name)
         name = spec.unicode if spec else node.name
         args = ", ".join(UnicodePrinter().print(arg) for arg in node.args)
+        if node.derivative == 0 and len(node.args) == 1:
+            if node.name == "abs":
+                return f"|{args}|"
+            if name == "√" and precedence(node.args[0]) == PREC_ATOM:
+                return f"√{args}"
         return f"{name}{'′' * node.derivative}({args})"
 
     def _print_Vector(self, node: Vector) -> str:
@@ -705,6 +841,20 @@ class UnicodePrinter(Printer):
     def _print_Matrix(self, node: Matrix) -> str:
         return "[" + ", ".join("[" + ", ".join(self.print(c) for c in row) + "]"
                                for row in node.rows) + "]"
+
+    def _print_Compare(self, node: Compare) -> str:
+        return self.binary(node, f" {node.relation} ")
+
+    def _print_Piecewise(self, node: Piecewise) -> str:
+        parts = []
+        for value, condition in node.pieces:
+            text = self.operand(value, node)
+            parts.append(f"{text} otherwise" if condition is None else f"{text} for {self.print(condition)}")
+        return ", ".join(parts)
+
+    def _print_Sum(self, node: Sum) -> str:
+        index = _script(node.index, _SUBSCRIPT) or f"_{node.index}"
+        return f"Σ{index} " + self.operand(node.body, node)
 
     def _print_Partial(self, node: Partial) -> str:
         of = self.print(node.of)
@@ -801,10 +951,12 @@ class LatexPrinter(Printer):
         return f"{base}^{{{self.print(node.exponent)}}}"
 
     def _print_Transpose(self, node: Transpose) -> str:
+        if isinstance(node.operand, Vector):        # a column vector's transpose is a row
+            return r"\begin{bmatrix}" + " & ".join(self.print(i) for i in node.operand.items) + r"\end{bmatrix}"
         return self.operand(node.operand, node) + r"^{\mathsf{T}}"
 
     def _print_Call(self, node: Call) -> str:
-        spec = FUNCTIONS.get(node.name)
+        spec = function_table().get(node.name)
         args = ", ".join(self.print(arg) for arg in node.args)
         if spec is None:
             escaped = node.name.replace("_", r"\_")
@@ -823,6 +975,21 @@ class LatexPrinter(Printer):
     def _print_Matrix(self, node: Matrix) -> str:
         rows = (" & ".join(self.print(c) for c in row) for row in node.rows)
         return r"\begin{bmatrix}" + r" \\ ".join(rows) + r"\end{bmatrix}"
+
+    def _print_Compare(self, node: Compare) -> str:
+        return self.binary(node, f" {LATEX_RELATIONS[node.relation]} ")
+
+    def _print_Piecewise(self, node: Piecewise) -> str:
+        # One line, without \\ or \{: it must survive inline $…$ in Markdown as well.
+        parts = []
+        for value, condition in node.pieces:
+            text = self.operand(value, node)
+            parts.append(rf"{text} \text{{ otherwise}}" if condition is None
+                         else rf"{text} \text{{ for }} {self.print(condition)}")
+        return r",\ ".join(parts)
+
+    def _print_Sum(self, node: Sum) -> str:
+        return rf"\sum_{{{node.index}}} " + self.operand(node.body, node)
 
     def _print_Partial(self, node: Partial) -> str:
         of = self.operand(node.of, node) if precedence(node.of) < PREC_ATOM else self.print(node.of)
@@ -916,6 +1083,19 @@ class TextPrinter(Printer):
     def _print_Matrix(self, node: Matrix) -> str:
         return "[" + ", ".join(self._print_Vector(Vector(row)) for row in node.rows) + "]"
 
+    def _print_Compare(self, node: Compare) -> str:
+        return self.binary(node, TEXT_RELATIONS[node.relation])
+
+    def _print_Piecewise(self, node: Piecewise) -> str:
+        text = ""
+        for value, condition in reversed(node.pieces):
+            text = (self.print(value) if condition is None
+                    else f"({self.print(value)} if {self.print(condition)} else {text or 'nan'})")
+        return text
+
+    def _print_Sum(self, node: Sum) -> str:
+        return f"sum_{node.index}({self.print(node.body)})"
+
     def _print_Partial(self, node: Partial) -> str:
         return f"d({self.print(node.of)})/d({self.print(node.wrt)})"
 
@@ -979,6 +1159,15 @@ def to_json(node: Expr) -> dict[str, Any]:
         return {"type": kind, "rows": [[to_json(c) for c in row] for row in node.rows]}
     if isinstance(node, Partial):
         return {"type": kind, "of": to_json(node.of), "wrt": to_json(node.wrt)}
+    if isinstance(node, Compare):
+        return {"type": kind, "left": to_json(node.left), "relation": node.relation,
+                "right": to_json(node.right)}
+    if isinstance(node, Piecewise):
+        return {"type": kind, "pieces": [
+            {"value": to_json(value), "condition": None if condition is None else to_json(condition)}
+            for value, condition in node.pieces]}
+    if isinstance(node, Sum):
+        return {"type": kind, "body": to_json(node.body), "index": node.index}
     raise TypeError(f"to_json cannot convert {kind}")
 
 
@@ -1009,6 +1198,13 @@ def from_json(data: Mapping[str, Any]) -> Expr:
         return Matrix(tuple(tuple(from_json(c) for c in row) for row in data["rows"]))
     if kind == "Partial":
         return Partial(from_json(data["of"]), from_json(data["wrt"]))
+    if kind == "Compare":
+        return Compare(from_json(data["left"]), data["relation"], from_json(data["right"]))
+    if kind == "Piecewise":
+        return Piecewise(tuple((from_json(p["value"]), None if p["condition"] is None
+                                else from_json(p["condition"])) for p in data["pieces"]))
+    if kind == "Sum":
+        return Sum(from_json(data["body"]), data["index"])
     raise ValueError(f"unknown node type {kind!r}")
 
 
@@ -1030,6 +1226,11 @@ def _children(node: Expr) -> tuple[Expr, ...]:
         return tuple(c for row in node.rows for c in row)
     if isinstance(node, Partial):
         return (node.of, node.wrt)
+    if isinstance(node, Piecewise):
+        return tuple(part for value, condition in node.pieces
+                     for part in ((value,) if condition is None else (value, condition)))
+    if isinstance(node, Sum):
+        return (node.body,)
     return (node.left, node.right)  # type: ignore[attr-defined]
 
 
@@ -1062,7 +1263,36 @@ def _rebuild(node: Expr, children: list[Expr]) -> Expr:
                             for r in range(len(node.rows))))
     if isinstance(node, Partial):
         return Partial(children[0], children[1])
+    if isinstance(node, Compare):
+        return Compare(children[0], node.relation, children[1])
+    if isinstance(node, Piecewise):
+        parts, pieces = iter(children), []
+        for _value, condition in node.pieces:
+            pieces.append((next(parts), None if condition is None else next(parts)))
+        return Piecewise(tuple(pieces))
+    if isinstance(node, Sum):
+        return Sum(children[0], node.index)
     return type(node)(children[0], children[1])  # type: ignore[call-arg]
+
+
+def nodes(tree: Expr) -> Iterator[Expr]:
+    """Every node of ``tree`` (the tree itself included), without recursion."""
+    stack = [tree]
+    while stack:
+        node = stack.pop()
+        yield node
+        stack.extend(_children(node))
+
+
+def bottom_up(tree: Expr, rule: Callable[[Expr], Expr]) -> Expr:
+    """``rule`` applied to every node after its children, rebuilding only what changed:
+    the one walk that simplification, resolving piecewise forms and pruning share."""
+    children = _children(tree)
+    if children:
+        new = [bottom_up(child, rule) for child in children]
+        if any(n is not o for n, o in zip(new, children)):
+            tree = _rebuild(tree, new)
+    return rule(tree)
 
 
 def substitute(node: Expr, replacements: Mapping[str, Any]) -> Expr:
@@ -1245,6 +1475,32 @@ def _call(spec: Function | Callable[..., Any], args: list[Any], derivative: int,
         raise FormulaError(f"{name} cannot be computed here: {exc}") from None
 
 
+_COMPARE: dict[str, Callable[[Any, Any], Any]] = {
+    ">": np.greater, "<": np.less, "≥": np.greater_equal, "≤": np.less_equal,
+    "=": np.equal, "≠": np.not_equal}
+
+
+def _real(value: Any) -> Any:
+    if np.iscomplexobj(value):
+        raise FormulaError("a comparison needs real numbers, not complex ones")
+    return value
+
+
+def _piecewise(pieces: list[tuple[Any, Any]]) -> Any:
+    """The value of the first piece whose condition holds (entry by entry for arrays);
+    NaN where none holds and there is no "otherwise"."""
+    if not any(_is_array(v) or _is_array(c) for v, c in pieces):
+        for value, condition in pieces:
+            if condition is None or bool(condition):
+                return value
+        return math.nan
+    conditions = [np.ones((), dtype=bool) if c is None else np.asarray(c, dtype=bool) for _, c in pieces]
+    values = [np.asarray(v) for v, _ in pieces]
+    shape = np.broadcast_shapes(*(a.shape for a in conditions + values))
+    return np.select([np.broadcast_to(c, shape) for c in conditions],
+                     [np.broadcast_to(v, shape) for v in values], default=np.nan)
+
+
 def _environment_value(value: Any) -> Any:
     """A variable's value as the evaluator uses it: lists and integer arrays become float
     arrays (an int64 array would wrap around silently), Python numbers stay as given."""
@@ -1264,7 +1520,7 @@ def evaluate(node: Expr, env: Mapping[str, Any] | None = None,
     raises FormulaError naming it.
     """
     env = {} if env is None else {k: _environment_value(v) for k, v in env.items()}
-    table: dict[str, Function | Callable[..., Any]] = dict(FUNCTIONS)
+    table: dict[str, Function | Callable[..., Any]] = dict(function_table())
     if functions:
         table.update(functions)
 
@@ -1351,9 +1607,14 @@ def evaluate(node: Expr, env: Mapping[str, Any] | None = None,
         if isinstance(n, Hadamard):
             return np.multiply(_as_float(group(n.left)), _as_float(group(n.right)))
         if isinstance(n, MatMul):
-            return np.matmul(np.asarray(_as_float(group(n.left))), np.asarray(_as_float(group(n.right))))
+            left = np.asarray(_as_float(group(n.left)))
+            right = np.asarray(_as_float(group(n.right)))
+            if left.ndim == 1 and right.ndim == 2 and right.shape[0] == 1:
+                return np.outer(left, right[0])       # a column times a row: δ (a)ᵀ
+            return np.matmul(left, right)
         if isinstance(n, Transpose):
-            return np.asarray(_as_float(group(n.operand))).T
+            value = np.asarray(_as_float(group(n.operand)))
+            return value[None, :] if value.ndim == 1 else value.T   # a (column) vector's transpose is a row
         if isinstance(n, Vector):
             return np.array([_as_float(group(i)) for i in n.items])
         if isinstance(n, Matrix):
@@ -1361,6 +1622,14 @@ def evaluate(node: Expr, env: Mapping[str, Any] | None = None,
         if isinstance(n, Partial):
             raise FormulaError(f"{to_unicode(n)} is a derivative symbol, not a value: "
                                "it cannot be evaluated")
+        if isinstance(n, Compare):
+            return _COMPARE[n.relation](_real(group(n.left)), _real(group(n.right)))
+        if isinstance(n, Piecewise):
+            return _piecewise([(group(value), None if condition is None else group(condition))
+                               for value, condition in n.pieces])
+        if isinstance(n, Sum):
+            raise FormulaError(f"{to_unicode(n)} is a sum over an index: write its terms out "
+                               "to evaluate it")
         raise TypeError(f"evaluate cannot handle {type(n).__name__}")
 
     with np.errstate(all="ignore"):

@@ -52,8 +52,8 @@ import numpy as np
 
 from .errors import FormulaError
 from .expr import (
-    CONSTANTS, FUNCTIONS, Add, Call, Div, Expr, Mul, Neg, Num, Parallel, Pow, Sub, Sym,
-    evaluate, symbols, to_latex, to_text, to_unicode,
+    CONSTANTS, Add, Call, Div, Expr, Mul, Neg, Num, Parallel, Pow, Sub, Sym,
+    evaluate, function_table, symbols, to_latex, to_text, to_unicode,
 )
 
 __all__ = ["parse", "shape_key", "parse_shape", "SLOT", "equivalent", "describe", "FormulaDescription", "SamplePoints", "EVALUATION_ERRORS",
@@ -169,7 +169,7 @@ def _character_error(text: str, pos: int) -> FormulaError:
         if command in _LATEX_HINTS:
             return _fail(_LATEX_HINTS[command], text, pos)
         lowered = command.lower()
-        if lowered in FUNCTIONS or lowered in CONSTANTS or _greek_name(command):
+        if lowered in function_table() or lowered in CONSTANTS or _greek_name(command):
             return _fail(f"write {command}, not \\{command}", text, pos)
         return _fail(f"LaTeX commands such as \\{command} are not understood: "
                      "write the formula in plain ASCII", text, pos)
@@ -271,7 +271,8 @@ class _Parser:
         self.strict = strict
         self.known = list(dict.fromkeys(known or ()))
         self.known_set = set(self.known)
-        self.functions = list(FUNCTIONS) + [f for f in (functions or ()) if f not in FUNCTIONS]
+        table = function_table()
+        self.functions = list(table) + [f for f in (functions or ()) if f not in table]
         self.tokens = _tokenize(text)
         if slots:                                   # parse_shape: the i-th number is Sym("#i")
             numbers = (i for i, token in enumerate(self.tokens) if token.kind == "num")
@@ -489,7 +490,7 @@ class _Parser:
             message += f"; to multiply, write {tok.text}*{right}"
             raise self.error(message, tok.start)
         if primes:
-            spec = FUNCTIONS.get(name)
+            spec = function_table().get(name)
             if primes > 1:
                 raise self.error(f"only first derivatives are available: write {name}'(x)",
                                  tok.start)

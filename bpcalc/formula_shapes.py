@@ -51,10 +51,11 @@ class NotBatchable(Exception):
 
 
 def function_table() -> Mapping[str, Any]:
-    """The functions a formula may call, by name: the one place that names the registry."""
-    from .expr import FUNCTIONS
+    """The functions a formula may call, by name: the one place that names the registry
+    (the math functions and the activations, :func:`bpcalc.expr.function_table`)."""
+    from .expr import function_table as table
 
-    return FUNCTIONS
+    return table()
 
 
 class CompiledShape:

@@ -110,6 +110,24 @@ class Grade:
             return format_number(self.expected, digits)
         return self.expected
 
+    def __repr__(self) -> str:
+        verdict = "correct" if self.correct else "wrong"
+        return f"<Grade {self.id}={self.given!r}: {verdict}>"
+
+    def _repr_html_(self) -> str:
+        """Jupyter shows a grade as a small table; every text is escaped (answers are data)."""
+        from .usertext import html_escape
+
+        rows = [("Question", self.id), ("Your answer", self.given),
+                ("Result", ("✓ " if self.correct else "✗ ") + self.message)]
+        if not self.correct and self.expected_text() is not None:
+            rows.append(("Expected", self.expected_text()))
+        if self.diagnosis:
+            rows.append(("Diagnosis", self.diagnosis))
+        body = "".join(f"<tr><th style='text-align:left'>{html_escape(k)}</th><td>{html_escape(v)}</td></tr>"
+                       for k, v in rows)
+        return f"<table>{body}</table>"
+
     def to_dict(self, digits: int = 6) -> dict[str, Any]:
         return {"id": self.id, "given": self.given, "correct": self.correct,
                 "expected": self.expected, "expected_text": self.expected_text(digits),

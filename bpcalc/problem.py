@@ -26,7 +26,7 @@ from typing import Any, Iterator, Mapping, Sequence
 import numpy as np
 
 from .activations import ACTIVATIONS, Activation
-from .errors import FileError, ProblemFileError
+from .errors import BpcalcError, FileError, ProblemFileError
 from .files import MAX_PROBLEM_BYTES
 from .files import read_text as read_regular_file
 from .losses import LOSSES, Loss
@@ -40,8 +40,10 @@ NAME_PATTERN = re.compile(r"[A-Za-z][A-Za-z0-9_]*\Z")
 PARAMETER_KINDS = ("weights", "bias")
 
 TOP_KEYS = ("title", "description", "input", "target", "examples", "loss", "reduction",
-            "learning_rate", "layers", "expected", "questions")
-LAYER_KEYS = ("activation", "weights", "bias", "names", "fixed", "slope")
+            "learning_rate", "layers", "expected", "questions", "activations")
+ACTIVATION_PARAMETERS = tuple(sorted({p for a in ACTIVATIONS.values() for p in a.params}))
+LAYER_KEYS = ("activation", "weights", "bias", "names", "fixed", *ACTIVATION_PARAMETERS)
+LOSS_KEYS = ("name", "cost", "per_output", *sorted({p for loss in LOSSES.values() for p in loss.params}))
 REDUCTIONS = ("mean", "sum")
 # Keys a newcomer writes that mean something else here, and what to write instead.
 _KEY_HINTS = {
@@ -149,6 +151,11 @@ class Problem:
     questions: tuple[Any, ...] = ()
     source: str | None = None
     lines: Mapping[Path, tuple[int, int]] = field(default_factory=dict, repr=False)
+
+    def __repr__(self) -> str:
+        sizes = "-".join(str(n) for n in [self.inputs.shape[1], *(layer.size for layer in self.layers)])
+        title = f" {self.title!r}" if self.title else ""
+        return f"<Problem{title}: {sizes} network, loss {self.loss.name}, {len(self.inputs)} example(s)>"
 
     @classmethod
     def from_dict(cls, document: Mapping[str, Any], *, source: str | None = None) -> "Problem":
@@ -420,6 +427,7 @@ class _Validator:
     def __init__(self, source: str | None, lines: Mapping[Path, tuple[int, int]]) -> None:
         self.source = source or "<problem>"
         self.lines = lines
+        self.custom: dict[str, Activation] = {}
 
     # -- errors ---------------------------------------------------------------
     def fail(self, path: Path, message: str) -> ProblemFileError:
@@ -517,6 +525,7 @@ class _Validator:
             raise self.fail((), "missing key 'layers': the list of layers, from the first hidden layer "
                             "to the output layer")
         inputs, targets, single = self.data(doc)
+        self.custom = self.custom_activations(doc.get("activations"))
         layers = self.layers(doc["layers"], inputs.shape[1])
         output_size = layers[-1].size
         target_path: Path = ("target",) if single else ("examples",)
@@ -525,7 +534,7 @@ class _Validator:
             raise self.fail(where, f"expected {counted(output_size, 'target value')} (the output "
                             f"layer has {counted(output_size, 'neuron')}), got {targets.shape[1]}"
                             + _one_hot_hint(targets, output_size))
-        loss = self.choice(doc.get("loss", "half_squared_error"), ("loss",), LOSSES, "loss")
+        loss = self.loss(doc.get("loss", "half_squared_error"), output_size)
         self.loss_fits(loss, layers[-1], targets, doc, single)
         reduction = doc.get("reduction", "mean")
         if isinstance(reduction, str):
@@ -557,6 +566,89 @@ class _Validator:
 
             problem = dataclasses.replace(problem, questions=parse_questions(problem, self))
         return problem
+
+    def custom_activations(self, value: Any) -> dict[str, Activation]:
+        """``activations: {swish: {f: z*sigma(z)}}``: activations defined by a formula in z,
+        differentiated symbolically, usable by name in the layers."""
+        if value is None:
+            return {}
+        path: Path = ("activations",)
+        if not isinstance(value, Mapping):
+            raise self.fail(path, "expected a mapping from names to {f: <a formula in z>}, e.g. "
+                            "activations: {swish: {f: z*sigma(z)}}")
+        from . import activations
+
+        custom: dict[str, Activation] = {}
+        for name, spec in value.items():
+            where: Path = (*path, name)
+            if not isinstance(name, str) or not NAME_PATTERN.match(name):
+                raise self.fail((*where, KEY), f"expected a name made of a letter then letters, digits or _, "
+                                f"got {describe(name)}")
+            if name.lower() in ACTIVATIONS:
+                raise self.fail((*where, KEY), f"{name!r} is a built-in activation; give yours another name")
+            entry = self.keys(spec, where, ("f",), "an activation ({f: <a formula in z>})")
+            if "f" not in entry:
+                raise self.fail(where, "missing key 'f': the activation as a formula in z, e.g. f: z*sigma(z)")
+            tree = self.formula(entry["f"], (*where, "f"), ["z"])
+            try:
+                from .calculus import d
+
+                d(tree, "z")
+            except BpcalcError as error:
+                raise self.fail((*where, "f"), f"cannot differentiate {entry['f']!r}: {error}") from None
+            custom[name.lower()] = activations.custom(name, tree, where=f"{self.source}: activations.{name}")
+        return custom
+
+    def formula(self, text: Any, path: Path, variables: Sequence[str]) -> Any:
+        """A formula in the course grader's syntax, with only ``variables`` as names."""
+        from .errors import FormulaError
+        from .formula import parse
+
+        if isinstance(text, (int, float)) and not isinstance(text, bool):
+            text = getattr(text, "text", str(text))
+        if not isinstance(text, str):
+            raise self.fail(path, f"expected a formula (text such as z*sigma(z)), got {describe(text)}")
+        try:
+            return parse(text, allowed=list(variables))
+        except FormulaError as error:
+            raise self.fail(path, f"the formula does not parse: {error}") from None
+
+    def loss(self, value: Any, outputs: int) -> Loss:
+        """``loss: huber``, ``loss: {name: huber, delta: 0.5}``, or the problem's own
+        ``loss: {cost: (a - t)^4/4}`` (per output; ``per_output: false`` for a formula in
+        a_1 … a_n, t_1 … t_n)."""
+        if not isinstance(value, Mapping):
+            return self.choice(value, ("loss",), LOSSES, "loss")
+        entry = self.keys(value, ("loss",), LOSS_KEYS, "a loss")
+        if ("name" in entry) == ("cost" in entry):
+            raise self.fail(("loss",), "expected either name: (a built-in loss, with its parameters) or "
+                            "cost: (a formula in a and t), e.g. loss: {cost: (a - t)^4/4}")
+        if "cost" in entry:
+            from . import losses
+
+            per_output = entry.get("per_output", True)
+            if not isinstance(per_output, bool):
+                raise self.fail(("loss", "per_output"), f"expected true or false, got {describe(per_output)}")
+            variables = ["a", "t", "n"] if per_output else (
+                [f"a_{j + 1}" for j in range(outputs)] + [f"t_{j + 1}" for j in range(outputs)] + ["n"])
+            tree = self.formula(entry["cost"], ("loss", "cost"), variables)
+            extra = [key for key in entry if key not in ("cost", "per_output")]
+            if extra:
+                raise self.fail(("loss", extra[0], KEY), f"'{extra[0]}' is a parameter of a built-in loss, "
+                                "not of a cost formula")
+            return losses.custom(tree, per_output=per_output, outputs=outputs)
+        loss = self.choice(entry["name"], ("loss", "name"), LOSSES, "loss")
+        params = dict(loss.params)
+        for key in entry:
+            if key in ("name",):
+                continue
+            if key not in loss.params:
+                raise self.fail(("loss", key, KEY), f"'{key}' is not a parameter of {loss.name}"
+                                + (f" (it takes {', '.join(loss.params)})" if loss.params else " (it takes none)"))
+            params[key] = self.number(entry[key], ("loss", key))
+            if not params[key] > 0:
+                raise self.fail(("loss", key), f"expected a positive number, got {format_number(params[key])}")
+        return loss.with_params(params) if params != dict(loss.params) else loss
 
     def loss_fits(self, loss: Loss, output: Layer, targets: np.ndarray, doc: Mapping, single: bool) -> None:
         """A cross-entropy needs probabilities as targets, and more than one output: on a
@@ -648,7 +740,8 @@ class _Validator:
             raise self.fail(path, "missing key 'activation': every layer names its activation "
                             "(write activation: identity for a linear layer); one of: "
                             + ", ".join(sorted(ACTIVATIONS)))
-        activation = self.choice(entry["activation"], (*path, "activation"), ACTIVATIONS, "activation")
+        registry = {**ACTIVATIONS, **self.custom} if self.custom else ACTIVATIONS
+        activation = self.choice(entry["activation"], (*path, "activation"), registry, "activation")
         if not activation.elementwise and not last:
             raise self.fail((*path, "activation"), f"{activation.name} is only supported on the "
                             "last (output) layer")
@@ -667,11 +760,13 @@ class _Validator:
                 raise self.fail((*path, "bias"), f"expected {counted(size, 'bias')} (one per "
                                 f"neuron of this layer), got {len(bias)}")
         params = dict(activation.params)
-        if "slope" in entry:
-            if "slope" not in activation.params:
-                raise self.fail((*path, "slope"), f"'slope' only applies to leaky_relu, not "
-                                f"{activation.name}")
-            params["slope"] = self.number(entry["slope"], (*path, "slope"))
+        for key in ACTIVATION_PARAMETERS:
+            if key not in entry:
+                continue
+            if key not in activation.params:
+                owners = ", ".join(sorted({a.name for a in ACTIVATIONS.values() if key in a.params}))
+                raise self.fail((*path, key), f"'{key}' only applies to {owners}, not {activation.name}")
+            params[key] = self.number(entry[key], (*path, key))
         names = self.keys(entry.get("names") or {}, (*path, "names"), PARAMETER_KINDS, "names")
         weight_names = Names("w", number, weights.shape,
                              self.given_names(names.get("weights"), (*path, "names", "weights"), weights.shape))

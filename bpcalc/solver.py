@@ -65,6 +65,19 @@ class Solution:
     def output(self) -> Array:
         return self.layers[-1].a
 
+    def __repr__(self) -> str:
+        sizes = "-".join(str(n) for n in [self.problem.inputs.shape[1], *(l.size for l in self.problem.layers)])
+        title = f" {self.problem.title!r}" if self.problem.title else ""
+        return (f"<Solution{title}: {sizes} network, {len(self.problem.inputs)} example(s), "
+                f"loss {self.loss:.6g}>")
+
+    def _repr_markdown_(self) -> str:
+        """Jupyter shows a solution as its tables (the renderers are imported on demand)."""
+        from .render.markdown import tables_markdown
+        from .render.tables import solution_tables
+
+        return tables_markdown(solution_tables(self, 6), self.problem.title)
+
     def parameters(self) -> Iterator[Parameter]:
         """Every weight and bias in order: layer by layer, weights row by row, then biases."""
         for number, (layer, result) in enumerate(zip(self.problem.layers, self.layers), start=1):

@@ -1,10 +1,26 @@
-"""Fixtures shared by the test modules (plain helpers live in ``clitools.py`` and ``networks.py``)."""
+"""Fixtures shared by the test modules (plain helpers live in ``clitools.py`` and ``networks.py``).
+
+Hypothesis profiles, chosen by the environment variable ``HYPOTHESIS_PROFILE``:
+``default`` keeps the whole suite fast (properties that do not set ``max_examples``
+themselves try 100 examples); ``ci`` is thorough (1,000 examples, for a nightly run:
+``HYPOTHESIS_PROFILE=ci python -m pytest``). Neither has a deadline: a first call that
+imports NumPy or SymPy is slow, and slowness is the benchmarks' business.
+"""
 
 from __future__ import annotations
 
+import os
+
 import pytest
+from hypothesis import HealthCheck, settings
 
 from clitools import ROOT
+
+settings.register_profile("default", max_examples=100, deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("ci", max_examples=1000, deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 
 @pytest.fixture

@@ -3,7 +3,8 @@
 It reads a problem document (the dict ``Problem.from_dict`` takes, e.g. from
 ``tests/networks.py``), runs the forward pass and back-propagation in plain NumPy
 with its own activations and losses, and recomputes every gradient and update the
-way a student making one mistake would. It never imports bpcalc.
+way a student making one mistake would. It never imports bpcalc: its activations and
+losses are the scalar reference formulas of ``tests/references.py``.
 
     mistaken_answers(doc) -> [(mistake, path, value, right_value), ...]
 
@@ -16,19 +17,22 @@ from __future__ import annotations
 
 import numpy as np
 
+import references
 
-def _sigmoid(z):
-    return 0.5 * (1.0 + np.tanh(0.5 * z))
+
+def _elementwise(table: dict, name: str):
+    """A scalar reference formula (tests/references.py) over a NumPy array, slope passed on."""
+    scalar = table[name]
+
+    def over(z, slope):
+        kwargs = {"slope": slope} if name == "leaky_relu" else {}
+        return np.vectorize(lambda v: scalar(float(v), **kwargs), otypes=[float])(z)
+    return over
 
 
 ACT = {   # name: (f, f′)
-    "identity": (lambda z, s: z, lambda z, s: np.ones_like(z)),
-    "linear": (lambda z, s: z, lambda z, s: np.ones_like(z)),
-    "sigmoid": (lambda z, s: _sigmoid(z), lambda z, s: _sigmoid(z) * (1 - _sigmoid(z))),
-    "tanh": (lambda z, s: np.tanh(z), lambda z, s: 1 - np.tanh(z) ** 2),
-    "relu": (lambda z, s: np.maximum(z, 0), lambda z, s: (z > 0).astype(float)),
-    "leaky_relu": (lambda z, s: np.where(z > 0, z, s * z), lambda z, s: np.where(z > 0, 1.0, s)),
-    "softplus": (lambda z, s: np.logaddexp(0, z), lambda z, s: _sigmoid(z)),
+    name: (_elementwise(references.ACTIVATION, name), _elementwise(references.ACTIVATION_PRIME, name))
+    for name in references.ACTIVATION
 }
 
 
@@ -38,10 +42,8 @@ def _softmax(z):
 
 
 def _loss_gradient(name, a, t):
-    return {"half_squared_error": lambda: a - t, "squared_error": lambda: 2 * (a - t),
-            "mean_squared_error": lambda: 2 * (a - t) / a.shape[-1],
-            "cross_entropy": lambda: -t / a,
-            "binary_cross_entropy": lambda: (a - t) / (a * (1 - a))}[name]()
+    gradient = references.LOSS_GRADIENT[name]
+    return np.array([gradient(list(row_a), list(row_t)) for row_a, row_t in zip(a, t)], dtype=float)
 
 
 class Network:

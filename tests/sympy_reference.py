@@ -7,6 +7,14 @@ Input numbers are taken as exact decimals (``0.01`` is 1/100).
 
 Error terms: every pre-activation gets an extra symbol s (value 0),
 z = w a + b + s, so that delta = dC_x/ds for that example's own loss C_x.
+Every symbol is real, so |x| differentiates to sign(x).
+
+Activations and losses are written with sympy's own functions (exp, tanh, erf, Abs,
+Piecewise), as PyTorch defines them (torch.nn.ELU, SELU, GELU with approximate='none',
+SiLU, Softsign, Hardtanh; L1Loss; HuberLoss summed over the outputs); where a function
+has a kink, the Piecewise branch that holds there gives PyTorch's derivative:
+ReLU′(0) = 0, leaky ReLU′(0) = slope, ELU′(0) = α, SELU′(0) = λα, hardtanh′(±1) = 0,
+and the L1 gradient at a = t is sign(0) = 0.
 
     solve(problem) -> {"loss": float,
                        "gradients": {name: float}, "updated": {name: float},
@@ -46,7 +54,16 @@ def _matrix(w, n_in):
     return [_vec(w)] if len(w) == n_in else [[_num(v)] for v in w]
 
 
-def _act(name, z, slope):
+# torch.nn.SELU's constants, to the 31 digits PyTorch's documentation gives
+SELU_SCALE = sp.Float("1.0507009873554804934193349852946", 40)
+SELU_ALPHA = sp.Float("1.6732632423543772848170429916717", 40)
+
+
+def _elu(v, alpha):
+    return sp.Piecewise((v, v > 0), (alpha * (sp.exp(v) - 1), True))
+
+
+def _act(name, z, slope, alpha=1):
     name = {"linear": "identity"}.get(name, name)
     if name == "identity":
         return list(z)
@@ -60,6 +77,18 @@ def _act(name, z, slope):
         return [sp.Piecewise((v, v > 0), (slope * v, True)) for v in z]
     if name == "softplus":
         return [sp.log(1 + sp.exp(v)) for v in z]
+    if name == "elu":
+        return [_elu(v, alpha) for v in z]
+    if name == "selu":
+        return [SELU_SCALE * _elu(v, SELU_ALPHA) for v in z]
+    if name == "gelu":      # z·Φ(z), Φ the standard normal CDF
+        return [v * (1 + sp.erf(v / sp.sqrt(2))) / 2 for v in z]
+    if name == "silu":
+        return [v / (1 + sp.exp(-v)) for v in z]
+    if name == "softsign":
+        return [v / (1 + sp.Abs(v)) for v in z]
+    if name == "hardtanh":  # the kinks belong to the flat parts: derivative 0 at ±1
+        return [sp.Piecewise((-1, v <= -1), (1, v >= 1), (v, True)) for v in z]
     if name == "softmax":
         total = sum(sp.exp(v) for v in z)
         return [sp.exp(v) / total for v in z]
@@ -78,6 +107,11 @@ def _loss(name, a, t):
         return -sum(ti * sp.log(ai) for ai, ti in pairs)
     if name == "binary_cross_entropy":
         return -sum(ti * sp.log(ai) + (1 - ti) * sp.log(1 - ai) for ai, ti in pairs)
+    if name == "mean_absolute_error":
+        return sum(sp.Abs(ai - ti) for ai, ti in pairs) / len(pairs)
+    if name == "huber":     # delta = 1
+        return sum(sp.Piecewise((sp.Rational(1, 2) * (ai - ti) ** 2, sp.Abs(ai - ti) < 1),
+                                (sp.Abs(ai - ti) - sp.Rational(1, 2), True)) for ai, ti in pairs)
     raise ValueError(f"unknown loss {name!r}")
 
 
@@ -114,8 +148,8 @@ def _build(problem: dict):
                                            [f"b{l}_{j}" for j in range(1, n_out + 1)], (n_out,))
         if any(len(row) != n_in for row in w) or (b is not None and len(b) != n_out):
             raise ValueError(f"layer {l}: shape mismatch")
-        ws = [[sp.Symbol(name) for name in row] for row in wn]
-        bs = None if b is None else [sp.Symbol(name) for name in bn]
+        ws = [[sp.Symbol(name, real=True) for name in row] for row in wn]
+        bs = None if b is None else [sp.Symbol(name, real=True) for name in bn]
         new = [sym for row in ws for sym in row] + (bs or [])
         if len(set(new)) != len(new) or set(new) & set(values):
             raise ValueError(f"layer {l}: duplicate parameter name")
@@ -126,7 +160,8 @@ def _build(problem: dict):
         fixed = spec.get("fixed") or []
         fixed = [fixed] if isinstance(fixed, str) else fixed
         layers.append(dict(ws=ws, bs=bs, act=spec.get("activation", "identity"),
-                           slope=_num(spec.get("slope", 0.01)), fixed=set(fixed)))
+                           slope=_num(spec.get("slope", 0.01)), alpha=_num(spec.get("alpha", 1)),
+                           fixed=set(fixed)))
         n_in = n_out
 
     # ---- symbolic forward pass and cost, one expression per example
@@ -134,10 +169,10 @@ def _build(problem: dict):
     for x, ex in enumerate(examples):
         a, zs_x, as_x, s_x = _vec(ex["input"]), [], [], []
         for l, L in enumerate(layers, start=1):
-            s = [sp.Dummy(f"s{x}_{l}_{j}") for j in range(len(L["ws"]))]
+            s = [sp.Dummy(f"s{x}_{l}_{j}", real=True) for j in range(len(L["ws"]))]
             z = [sum(wjk * ak for wjk, ak in zip(row, a)) + (L["bs"][j] if L["bs"] else 0) + s[j]
                  for j, row in enumerate(L["ws"])]
-            a = _act(L["act"], z, L["slope"])
+            a = _act(L["act"], z, L["slope"], L["alpha"])
             zs_x.append(z)
             as_x.append(a)
             s_x.append(s)

@@ -9,7 +9,8 @@ case counts as named when the diagnosis is the sentence of a mistake whose value
 equals the student's (several mistakes can give the same number: any of them is a
 right explanation). Cases the numeric rule grades as right (the mistake moves the
 answer less than the tolerance) are not mistakes a grader can see, except the
-value before an update, which must always be named.
+value before an update, which must always be named unless, rounded, it is the very text a
+right answer rounds to.
 """
 
 from __future__ import annotations
@@ -47,6 +48,9 @@ def measure(doc: dict, tally: Counter, misses: list) -> None:
         found = candidates(grader.problem, grader.solution, path, grader._diagnoser)
         for digits in (None, 4):
             answer = _typed(value, digits)
+            if answer == _typed(right, digits):
+                tally["same text"] += 1  # what a right student types too (1.2396 and 1.24001 at 4
+                continue                 # digits are both 1.24): no grader can tell them apart
             grade = grader.grade(path, answer)
             if grade.correct:
                 tally["graded right", mistake == "old_value"] += 1

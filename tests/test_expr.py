@@ -182,7 +182,8 @@ BRACKETING = [
     (Pow(Div(a, b), N2), "(a/b)²", r"\left(\frac{a}{b}\right)^{2}", "(a/b)^2"),
     (Hadamard(Mul(a, b), c), "(a·b) ⊙ c", r"\left(a \cdot b\right) \odot c", "(a*b) .* c"),
     (Call("sqrt", (Add(a, b),)), "√(a + b)", r"\sqrt{a + b}", "sqrt(a+b)"),
-    (Call("abs", (x,)), "abs(x)", r"\left|x\right|", "abs(x)"),
+    (Call("abs", (x,)), "|x|", r"\left|x\right|", "abs(x)"),
+    (Pow(Call("abs", (Sub(a, b),)), N2), "|a − b|²", r"{\left|a - b\right|}^{2}", "abs(a-b)^2"),
     (Call("relu", (x,), 1), "ReLU′(x)", r"\operatorname{ReLU}'(x)", "relu'(x)"),
 ]
 
@@ -367,8 +368,12 @@ def test_registry_functions_vectorise(name):
     np.testing.assert_allclose(np.asarray(arr, dtype=complex), np.asarray(each, dtype=complex))
 
 
-DERIVATIVE_POINTS = {"arccosh": [1.5, 2.5], "arcsec": [1.5, 2.5], "arcsech": [0.3, 0.7],
-                     "arccoth": [1.5, 2.5], "relu": [0.3, -0.4], "abs": [0.3, -0.4]}
+# Points in each function's real domain (arcsec, arccsc, arccoth: |x| > 1, both signs, where
+# the |x| in their derivatives matters; arccosh: x > 1; arcsech: 0 < x < 1).
+DERIVATIVE_POINTS = {"arccosh": [1.5, 2.5], "arcsec": [1.5, 2.5, -1.5, -2.5],
+                     "arccsc": [1.5, 2.5, -1.5, -2.5], "arcsech": [0.3, 0.7],
+                     "arccoth": [1.5, 2.5, -1.5, -2.5], "relu": [0.3, -0.4], "abs": [0.3, -0.4],
+                     "sign": [0.3, -0.4], "arccsch": [0.3, -0.4, 2.5]}
 
 
 @pytest.mark.parametrize("name", sorted(n for n, f in FUNCTIONS.items() if f.derivative))

@@ -21,6 +21,7 @@ import yaml
 from hypothesis import given, settings, strategies as st
 
 sys.path.insert(0, str(pathlib.Path(__file__).parent))
+import references  # noqa: E402  (math formulas for every activation and loss)
 from sympy_reference import loss, lookup, solve  # noqa: E402
 
 PROBLEMS = sorted((pathlib.Path(__file__).parent.parent / "problems").glob("*.yaml"))
@@ -304,3 +305,35 @@ def test_problem_readme_covers_every_problem():
     readme = (PROBLEMS[0].parent / "README.md").read_text(encoding="utf-8")
     for path in PROBLEMS:
         assert path.name in readme
+
+
+# ------------------------------------------- every activation and loss, one neuron, by hand
+
+
+@pytest.mark.parametrize("z", [-1.5, -1.0, 0.0, 0.75, 1.0, 2.5])     # the kinks 0 and ±1 too
+@pytest.mark.parametrize("name", sorted(references.ACTIVATION))
+def test_one_neuron_of_each_activation_by_hand(name, z):
+    """z = w·1, C = ½(a − t)²: ∂C/∂w = (a − t)·f′(z), with f and f′ from the references."""
+    s = solve({"input": 1, "target": 0.3, "learning_rate": 0.1,
+               "layers": [{"activation": name, "weights": z}]})
+    a, slope = references.ACTIVATION[name](z), references.ACTIVATION_PRIME[name](z)
+    assert close(s["loss"], 0.5 * (a - 0.3) ** 2)
+    assert close(s["gradients"]["w1_11"], (a - 0.3) * slope), (name, z)
+    assert close(lookup(s, "layers[1].delta[0]"), (a - 0.3) * slope)
+
+
+_OUTPUTS = [([0.2, 0.7], [0.0, 1.0]), ([0.35, 0.6], [0.3, 0.65]), ([0.5, 2.5], [0.5, 0.3]),
+            ([-1.25, 0.25], [0.25, 0.25])]
+
+
+@pytest.mark.parametrize("name, a, t", [
+    (name, a, t) for name in sorted(references.LOSS) for a, t in _OUTPUTS
+    if name not in ("cross_entropy", "binary_cross_entropy") or all(0 < v < 1 for v in a)])
+def test_each_loss_by_hand(name, a, t):
+    """Two identity outputs a = w·1: C and ∂C/∂w = ∂C/∂a from the references (on the L1 kink
+    a = t too, and on both sides of Huber's δ = 1)."""
+    s = solve({"input": 1, "target": t, "loss": name,
+               "layers": [{"activation": "identity", "weights": [[a[0]], [a[1]]]}]})
+    assert close(s["loss"], references.LOSS[name](a, t))
+    for j, expected in enumerate(references.LOSS_GRADIENT[name](a, t)):
+        assert close(s["gradients"][f"w1_{j + 1}1"], expected), (name, j)

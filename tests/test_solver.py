@@ -28,7 +28,11 @@ from bpcalc.losses import LOSSES
 from bpcalc.problem import Layer, Problem, load
 from bpcalc.solver import solve
 
-from networks import ELEMENTWISE, KINKED, LOSS_NAMES, PROBABILITY_OUTPUTS, needs_probabilities, networks
+import references
+from networks import (
+    ELEMENTWISE, KINKED, KINKS, LOSS_KINKS, LOSS_NAMES, OUTPUT_ONLY, PROBABILITY_OUTPUTS, needs_probabilities,
+    networks, off_kinks,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 PROBLEM_FILES = sorted(glob.glob(str(ROOT / "problems" / "*.yaml")))
@@ -105,46 +109,46 @@ def test_reference_homework(source):
 
 # ====================================== 2. property: gradients = differences
 def test_property_test_covers_the_registries():
-    assert {"relu", "leaky_relu"} <= KINKED and "sigmoid" not in KINKED
+    assert {"relu", "leaky_relu", "selu", "hardtanh", "elu", "softsign"} <= KINKED
+    assert not {"sigmoid", "tanh", "gelu", "silu", "softplus"} & KINKED
+    assert KINKS["hardtanh"] == (-1.0, 1.0) and KINKS["relu"] == (0.0,)
+    assert LOSS_KINKS["mean_absolute_error"] == (0.0,) and LOSS_KINKS["huber"] == (-1.0, 1.0)
+    assert LOSS_KINKS["half_squared_error"] == ()
     assert {"sigmoid", "softmax"} <= set(PROBABILITY_OUTPUTS)
     assert {"cross_entropy", "binary_cross_entropy"} == {n for n in LOSS_NAMES if needs_probabilities(n)}
 
 
+@pytest.mark.parametrize("name", ELEMENTWISE)
+def test_kinks_are_only_where_the_property_tests_look(name):
+    """networks.KINKS probes −1, 0 and 1; a derivative jump anywhere else would make the
+    difference tests flaky, so scan for one."""
+    activation = ACTIVATIONS[name]
+    z = np.linspace(-6, 6, 120001)                                 # steps of 1e-4
+    prime = activation.prime(z, **activation.params)
+    slope = np.diff(prime)
+    jumps = z[1:][np.abs(slope) > 1e-3]                           # smooth f′ moves ~1e-4 per step
+    bends = z[1:-1][np.abs(np.diff(slope)) > 1e-6]                # f″ jumps: ~1e-4 · 1e-4 · jump
+    assert all(min((abs(v - k) for k in KINKS[name]), default=1) < 1e-3
+               for v in np.concatenate([jumps, bends])), (name, jumps[:5], bends[:5])
+
+
 # --- an independent forward pass, scalar by scalar, for z, a and the loss
 def _f(name: str, z: list[float], slope: float) -> list[float]:
-    if name == "softmax":
-        top = max(z)
-        e = [math.exp(v - top) for v in z]
-        return [v / sum(e) for v in e]
-    table = {
-        "identity": lambda v: v, "linear": lambda v: v, "tanh": math.tanh,
-        "sigmoid": lambda v: 1 / (1 + math.exp(-v)) if v >= 0 else math.exp(v) / (1 + math.exp(v)),
-        "relu": lambda v: v if v > 0 else 0.0, "leaky_relu": lambda v: v if v > 0 else slope * v,
-        "softplus": lambda v: max(v, 0.0) + math.log1p(math.exp(-abs(v))),
-    }
-    return [table[name](v) for v in z]
+    if name in references.VECTOR_ACTIVATION:
+        return references.VECTOR_ACTIVATION[name](z)
+    f = references.ACTIVATION[name]
+    return [f(v, slope=slope) if name == "leaky_relu" else f(v) for v in z]
 
 
 def _cost(loss: str, a: list[float], t: list[float]) -> float:
-    pairs = list(zip(a, t))
-    if loss == "half_squared_error":
-        return 0.5 * sum((x - y) ** 2 for x, y in pairs)
-    if loss == "squared_error":
-        return sum((x - y) ** 2 for x, y in pairs)
-    if loss == "mean_squared_error":
-        return sum((x - y) ** 2 for x, y in pairs) / len(pairs)
-    if loss == "cross_entropy":
-        return -sum(y * math.log(x) for x, y in pairs if y)
-    if loss == "binary_cross_entropy":
-        return -sum((y * math.log(x) if y else 0.0) + ((1 - y) * math.log(1 - x) if y != 1 else 0.0)
-                    for x, y in pairs)
-    raise KeyError(loss)
+    return references.LOSS[loss](a, t)
 
 
-def _reference_forward(doc: dict) -> tuple[list, float]:
-    """zs[x][l], and the reduced loss; None for the loss if a log(0) makes it infinite."""
+def _reference_forward(doc: dict) -> tuple[list, list, float | None]:
+    """zs[x][l], the outputs a^L per example, and the reduced loss; None for the loss if a
+    log(0) makes it infinite."""
     examples = doc.get("examples") or [{"input": doc["input"], "target": doc["target"]}]
-    zs, costs = [], []
+    zs, outputs, costs = [], [], []
     for example in examples:
         a, z_layers = list(example["input"]), []
         for layer in doc["layers"]:
@@ -153,14 +157,15 @@ def _reference_forward(doc: dict) -> tuple[list, float]:
             z_layers.append(z)
             a = _f(layer["activation"], z, layer.get("slope", 0.01))
         zs.append(z_layers)
+        outputs.append(a)
         try:
             costs.append(_cost(doc.get("loss", "half_squared_error"), a, list(example["target"])))
         except (ValueError, ZeroDivisionError):
             costs.append(None)
     if None in costs:
-        return zs, None
+        return zs, outputs, None
     total = sum(costs)
-    return zs, total / len(costs) if doc.get("reduction", "mean") == "mean" else total
+    return zs, outputs, total / len(costs) if doc.get("reduction", "mean") == "mean" else total
 
 
 def _with_parameter(problem: Problem, number: int, kind: str, index: tuple, value: float) -> Problem:
@@ -211,18 +216,14 @@ def _default_names(doc: dict) -> dict[tuple, str]:
 def test_gradients_match_finite_differences_of_the_loss(doc):
     note(json.dumps(doc))
     problem = Problem.from_dict(doc)
-    zs, reference_loss = _reference_forward(doc)
+    zs, outputs, reference_loss = _reference_forward(doc)
     all_z = [abs(v) for per_example in zs for layer in per_example for v in layer]
     assume(max(all_z) < 30)                       # no overflow games: that is test_activations'
-    for per_example in zs:                        # keep clear of the ReLU kinks
-        for layer, z in zip(doc["layers"], per_example):
-            if layer["activation"] in KINKED:
-                assume(min(abs(v) for v in z) >= 1e-3)
+    assume(off_kinks(doc, zs, outputs))           # keep clear of the ReLU, hardtanh, L1 kinks
     assume(reference_loss is not None)            # e.g. a sigmoid output rounded to exactly 1
     loss_name = doc["loss"]
     if needs_probabilities(loss_name) and doc["layers"][-1]["activation"] not in LOSSES[loss_name].fused:
         # unfused cross-entropy: ln(1 − a) loses digits as a → 1; keep differences meaningful
-        outputs = [_f(doc["layers"][-1]["activation"], per_example[-1], 0.01) for per_example in zs]
         assume(all(1e-3 < v < 1 - 1e-3 for row in outputs for v in row))
 
     solution = solve(problem)
@@ -264,16 +265,12 @@ def test_gradients_match_finite_differences_of_the_loss(doc):
 @given(networks(max_layers=4, max_width=5, max_examples=4))
 def test_delta_is_the_error_of_each_examples_own_cost(doc):
     """δ^l_x = ∂C_x/∂z^l for example x alone, checked by moving a zero bias added to z."""
-    zs, reference_loss = _reference_forward(doc)
+    zs, outputs, reference_loss = _reference_forward(doc)
     assume(reference_loss is not None)
     assume(max(abs(v) for e in zs for layer in e for v in layer) < 30)
-    for per_example in zs:
-        for layer, z in zip(doc["layers"], per_example):
-            if layer["activation"] in KINKED:
-                assume(min(abs(v) for v in z) >= 1e-3)
+    assume(off_kinks(doc, zs, outputs))
     loss_name = doc["loss"]
     if needs_probabilities(loss_name) and doc["layers"][-1]["activation"] not in LOSSES[loss_name].fused:
-        outputs = [_f(doc["layers"][-1]["activation"], e[-1], 0.01) for e in zs]
         assume(all(1e-3 < v < 1 - 1e-3 for row in outputs for v in row))
     solution = solve(Problem.from_dict(doc))
     examples = doc.get("examples") or [{"input": doc["input"], "target": doc["target"]}]
@@ -635,6 +632,59 @@ def test_agrees_with_sympy_oracle_on_random_networks(seed):
     oracle = _oracle()
     doc = _random_small_network(seed)
     solution = solve(Problem.from_dict(doc))
-    for spec, layer in zip(doc["layers"], solution.layers):   # stay off the ReLU kinks
-        assert spec["activation"] not in KINKED or np.abs(layer.z).min() > 1e-6
     _assert_matches_oracle(solution, oracle.solve(doc), single=False)
+
+
+def _registry_network(hidden: str, output: str, loss: str, seed: int) -> dict:
+    """One example through a 2-2-2 network with the given hidden and output activations
+    (small: sympy differentiates every parameter of it separately)."""
+    rng = np.random.default_rng(seed)
+    r = lambda *shape: np.round(rng.uniform(-1.5, 1.5, size=shape), 3).tolist()  # noqa: E731
+    target = np.round(rng.dirichlet(np.ones(2)), 2).tolist() if needs_probabilities(loss) else r(2)
+    layers = [{"activation": hidden, "weights": r(2, 2), "bias": r(2)},
+              {"activation": output, "weights": r(2, 2), "bias": r(2)}]
+    if hidden == "leaky_relu":
+        layers[0]["slope"] = 0.2
+    return {"input": r(2), "target": target, "loss": loss, "learning_rate": 0.25, "layers": layers}
+
+
+def _registry_cases() -> list:
+    """Each activation once hidden and once at the output (in a chain: the hidden one of
+    each network is the output one of the previous), each loss once: the sympy oracle sees
+    every registry entry, whatever the random networks happen to draw."""
+    chain = [n for n in ELEMENTWISE if n != "linear"]
+    cases = [pytest.param(hidden, output, "squared_error", id=f"{hidden}-{output}")
+             for hidden, output in zip(chain, chain[1:] + chain[:1])]
+    for name in OUTPUT_ONLY:
+        cases.append(pytest.param("tanh", name, "half_squared_error", id=f"tanh-{name}"))
+    for loss in LOSS_NAMES:
+        output = "sigmoid" if needs_probabilities(loss) and loss != "cross_entropy" else \
+            "softmax" if loss == "cross_entropy" else "identity"
+        cases.append(pytest.param("softsign", output, loss, id=f"loss-{loss}"))
+    return cases
+
+
+@pytest.mark.parametrize(("hidden", "output", "loss"), _registry_cases())
+def test_agrees_with_sympy_oracle_for_every_registry_entry(hidden, output, loss):
+    oracle = _oracle()
+    doc = _registry_network(hidden, output, loss, seed=sum(map(ord, hidden + output + loss)))
+    solution = solve(Problem.from_dict(doc))
+    _assert_matches_oracle(solution, oracle.solve(doc), single=True)
+
+
+@pytest.mark.parametrize(("hidden", "loss"), [*((name, "half_squared_error") for name in sorted(KINKED)),
+                                              ("relu", "mean_absolute_error")])
+def test_agrees_with_sympy_oracle_exactly_at_the_kinks(hidden, loss):
+    """z exactly at every kink (0, ±1) and outputs exactly on their targets: bpcalc's
+    conventions are the oracle's, which are PyTorch's (ReLU′(0) = 0, hardtanh′(±1) = 0,
+    ELU′(0) = α, SELU′(0) = λα, the L1 gradient at a = t is 0)."""
+    oracle = _oracle()
+    doc = {"input": [1.0, -1.0], "target": [0.0, 0.25], "loss": loss, "learning_rate": 0.5,
+           "layers": [{"activation": hidden, "weights": [[0.5, 0.5], [1.0, 0.0], [0.0, 1.0]]},
+                      {"activation": "identity", "weights": [[0.0, 0.5, 0.0], [0.25, 0.0, 0.0]],
+                       "bias": [-0.5, 0.25]}]}
+    solution = solve(Problem.from_dict(doc))
+    assert solution.layers[0].z[0].tolist() == [0.0, 1.0, -1.0]
+    if hidden in ("relu", "hardtanh", "leaky_relu"):
+        assert solution.layers[1].a[0].tolist() == [0.0, 0.25]      # a = t: on the L1 kink
+    _assert_matches_oracle(solution, oracle.solve(doc), single=True)
