@@ -243,9 +243,10 @@ def explain(file: str, param: str | None, scalars: bool | None, stepwise: bool, 
     problem's numbers put in, and the result.
 
     Activation derivatives are spelled out where first used, and warnings point at a
-    saturated sigmoid, a dead ReLU, or a δ that vanishes or explodes across layers.
-    Numbers are shown to 4 significant digits unless --precision says otherwise; every
-    step is computed at full precision (≈ marks a rounded result).
+    saturated activation, a dead neuron, or a δ that vanishes or explodes across layers.
+    Numbers are shown to 4 significant digits unless --precision says otherwise, and
+    with more where a step needs them: redoing any step by hand with the numbers it
+    shows gives its result to the last digit shown (≈ marks a rounded result).
 
     \b
     Examples:
