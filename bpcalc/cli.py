@@ -116,9 +116,9 @@ def solve(file: str, fmt: str, precision: int) -> None:
     if fmt == "json":
         print_json(solution.to_dict())
         return
-    from .render.tables import solution_tables
+    from .render.tables import graph_tables, solution_tables
 
-    tables = solution_tables(solution, precision)
+    tables = (graph_tables if getattr(solution, "kind", None) == "graph" else solution_tables)(solution, precision)
     heading = solution.problem.title or file       # user text: each renderer makes it inert
     if fmt == "markdown":
         from .render.markdown import tables_markdown

@@ -78,10 +78,12 @@ _NUMBER_TOKEN = (r"(?:[0-9]++(?:\.[0-9]*+)?|\.[0-9]++)"
                  r"(?:[ \t\n\r]*+[eE][ \t\n\r]*+[+-]?[ \t\n\r]*+[0-9]++)?(?:[ \t\n\r]*+%)?")
 _NAME_TOKEN = (rf"[A-Za-z][{_ALNUM}]*+(?:(?:_\{{[{_ALNUM}]+\}})?\^\{{[{_ALNUM}]+\}}'*+"
                rf"|_\{{[{_ALNUM}]+\}}'*+|[{_ALNUM}_]*+(?:(?<=_)\([{_ALNUM}]+\)|'*+))")
-_TOKEN = re.compile(rf"[ \t\n\r]*+(?:({_NUMBER_TOKEN})|({_NAME_TOKEN}|\|\||\*\*|[-+*/^()]|.))", re.S)
+_TOKEN = re.compile(rf"[ \t\n\r]*+(?:({_NUMBER_TOKEN})|({_NAME_TOKEN}|\|\||\*\*|[-+*/^(),]|.))", re.S)
 _NUMBER_PARTS = re.compile(r"([0-9.]+)[ \t\n\r]*(?:[eE][ \t\n\r]*([+-]?)[ \t\n\r]*([0-9]+))?[ \t\n\r]*(%?)")
 _LATEX_COMMAND = re.compile(r"\\([A-Za-z]+)")
 
+_COMMA_HINT = ("',' is not part of formulas: functions take one argument (only max(a, b) and "
+               "min(a, b) take several) and decimals use '.'")
 _ASCII_HINTS = {
     "{": "braces do not group in formulas: use parentheses ( )",
     "}": "braces do not group in formulas: use parentheses ( )",
@@ -89,7 +91,7 @@ _ASCII_HINTS = {
     "]": "use parentheses ( ) for grouping, not [ ]",
     "=": "write only the expression: '=' is not part of a formula",
     "!": "write fact(n) for n!",
-    ",": "',' is not part of formulas: functions take one argument and decimals use '.'",
+    ",": _COMMA_HINT,
     "$": "remove the $ signs: formulas are plain text, not LaTeX",
     "%": "'%' must follow a number (5% is 0.05)",
     "'": "a prime ' must follow a name (x' or sigma'(z))",
@@ -218,7 +220,7 @@ def _tokenize(text: str) -> list[_Token]:
                 tokens.append(_Token("name", base + index, start, end, plain=False))
             else:
                 tokens.append(_Token("name", other, start, end, plain="{" not in other))
-        elif other in ("(", ")"):
+        elif other in ("(", ")", ","):
             tokens.append(_Token(other, other, start, end))
         elif other in _OPERATORS:
             tokens.append(_Token("op", _OPERATORS[other], start, end))
@@ -416,12 +418,25 @@ class _Parser:
             raise self.error(f"{name}() needs an argument: write {name}(x)", open_tok.start)
         self.i += 2
         arg, depth = self.sum(nesting + 1)
+        args = [arg]
+        spec = function_table().get(name)
+        several = spec is not None and spec.arity != 1 and not derivative
+        while self.tok.kind == "," and several:
+            self.i += 1
+            arg, more = self.sum(nesting + 1)
+            args.append(arg)
+            depth = max(depth, more)
+        if several and len(args) < 2:
+            raise self.error(f"{name} needs at least two arguments: write {name}(a, b)", open_tok.start)
+        if self.tok.kind == ",":
+            raise self.error(f"{name} takes one argument (functions take one argument; only max(a, b) "
+                             "and min(a, b) take several)", self.tok.start)
         self.expect_close(open_tok)
         self.check_operator_follows(name_tok.start)
         if depth + 1 > MAX_DEPTH:
             raise self.error(f"the formula is too deeply nested (more than {MAX_DEPTH} "
                              "levels of operations)", name_tok.start)
-        return Call(name, (arg,), derivative), depth + 1
+        return Call(name, tuple(args), derivative), depth + 1
 
     def expect_close(self, open_tok: _Token) -> None:
         if self.tok.kind == ")":
@@ -526,6 +541,8 @@ class _Parser:
         tok = self.tok
         if tok.kind == ")":
             return self.error("this ')' has no matching '('", tok.start)
+        if tok.kind == ",":
+            return self.error(_COMMA_HINT, tok.start)
         return self.error(f"unexpected '{tok.text}'", tok.start)
 
     def previous_operator(self) -> _Token | None:

@@ -519,11 +519,16 @@ class _Validator:
         return matrix
 
     # -- the document ---------------------------------------------------------
-    def problem(self, document: Any) -> Problem:
+    def problem(self, document: Any) -> Any:
+        if isinstance(document, Mapping) and "nodes" in document:     # a computation graph
+            from .graph import read_graph
+
+            return read_graph(self, document)
         doc = self.keys(document, (), TOP_KEYS, "a problem")
         if "layers" not in doc:
             raise self.fail((), "missing key 'layers': the list of layers, from the first hidden layer "
-                            "to the output layer")
+                            "to the output layer (or, for a computation graph, 'nodes': formulas "
+                            "in order)")
         inputs, targets, single = self.data(doc)
         self.custom = self.custom_activations(doc.get("activations"))
         layers = self.layers(doc["layers"], inputs.shape[1])

@@ -176,7 +176,12 @@ def output_error(problem: Problem, z: Array, a: Array) -> tuple[Array, Array]:
 
 
 def solve(problem: Problem) -> Solution:
-    """Run the forward pass, back-propagate the error, and take one SGD step."""
+    """Run the forward pass, back-propagate the error, and take one SGD step.
+    (A computation graph, :class:`bpcalc.graph.GraphProblem`, is solved by its own module.)"""
+    if getattr(problem, "kind", None) == "graph":
+        from .graph import solve_graph
+
+        return solve_graph(problem)  # type: ignore[arg-type, return-value]
     with np.errstate(all="ignore"):          # overflow is reported below, in words
         zs, activations = forward(problem)
         costs, delta = output_error(problem, zs[-1], activations[-1])

@@ -47,7 +47,7 @@ def tokenize(text):
             tokens.append(("op", "^", pos, pos + 2, None, True))
         elif ch in "+-*/^":
             tokens.append(("op", ch, pos, pos + 1, None, True))
-        elif ch in "()":
+        elif ch in "(),":   # "," separates the arguments of max(a, b) and min(a, b)
             tokens.append((ch, ch, pos, pos + 1, None, True))
         else:
             raise BadCharacter(pos)

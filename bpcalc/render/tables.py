@@ -7,6 +7,7 @@ table, and keeps number formatting in one place (:func:`bpcalc.numbers.format_nu
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from ..numbers import format_number
 from ..solver import Solution
@@ -125,4 +126,62 @@ def update_table(solution: Solution, digits: int) -> Table:
         new = format_number(parameter.updated, digits) + (" (fixed)" if parameter.fixed else "")
         table.rows.append((parameter.name, format_number(parameter.value, digits),
                            format_number(parameter.gradient, digits), new))
+    return table
+
+
+# --------------------------------------------------------------------------- computation graphs
+
+
+def graph_tables(solution: Any, digits: int) -> list[Table]:
+    """A computation graph: every node (formula, value, ∂out/∂node), then the leaves'
+    gradients and the SGD update (:class:`bpcalc.graph.GraphSolution`)."""
+    return [graph_node_table(solution, digits), graph_leaf_table(solution, digits)]
+
+
+def graph_node_table(solution: Any, digits: int) -> Table:
+    problem = solution.problem
+    out = problem.output
+    lead = () if problem.single else ("Example",)
+    note = (f"{out} = {format_number(solution.total, digits)} ({problem.reduction} over "
+            f"{problem.examples} examples); ∂{out}/∂node is per example." if not problem.single else None)
+    table = Table(f"Nodes, in order: value forward, ∂{out}/∂node backward",
+                  (*lead, "Node", "Formula", "Value", f"∂{out}/∂node"),
+                  (*(False,) * len(lead), False, False, True, True), note=note)
+    for example in range(problem.examples):
+        for i, node in enumerate(problem.nodes):
+            prefix = () if problem.single else (str(example + 1) if i == 0 else "",)
+            name = node.name + (" (output)" if node.name == out else "")
+            table.rows.append((*prefix, name, node.text,
+                               format_number(float(solution.values[node.name][example]), digits),
+                               format_number(float(solution.grads[node.name][example]), digits)))
+        table.section_ends.add(len(table.rows) - 1)
+    return table
+
+
+def graph_leaf_table(solution: Any, digits: int) -> Table:
+    problem = solution.problem
+    out = problem.output
+    rate = problem.learning_rate
+    update = rate is not None and bool(problem.parameters)
+    headers = ("Leaf", "Kind", "Value", f"∂{out}/∂leaf", *(("New",) if update else ()))
+    title = "Gradients of the inputs and parameters"
+    if update:
+        title += f"; SGD: new = old − η·∂{out}/∂parameter, η = {format_number(rate, digits)}"
+    notes = []
+    if not problem.single:
+        notes.append(f"The {problem.reduction} over the {problem.examples} examples; an input given "
+                     "per example has one gradient per example.")
+    if rate is None and problem.parameters:
+        notes.append("The problem gives no learning_rate, so there is no update: add e.g. 'learning_rate: 0.1'.")
+    table = Table(title, headers, (False, False, True, True, *((True,) if update else ())),
+                  note=" ".join(notes) or None)
+    gradients, updated = solution.gradients, solution.updated
+    document = solution.to_dict()
+    for name in problem.leaves:
+        kind = "parameter" if name in problem.parameters else "input"
+        value, gradient = document["parameters" if kind == "parameter" else "inputs"][name], gradients[name]
+        shown = [", ".join(format_number(v, digits) for v in x) if isinstance(x, list) else format_number(x, digits)
+                 for x in (value, gradient)]
+        new = (format_number(updated[name], digits) if name in updated else "",) if update else ()
+        table.rows.append((name, kind, *shown, *new))
     return table
