@@ -455,5 +455,94 @@ def grade(file: str, submissions: str, output: str, all_questions: bool, precisi
     click.echo(f"Report written to {visible(output)}.")
 
 
+@main.command(short_help="Print the JSON Schema of problem files, for editors.")
+@click.option("--output", "-o", metavar="FILE",
+              help="Write the schema to FILE (replaced atomically) instead of printing it.")
+@user_errors
+def schema(output: str | None) -> None:
+    """Print the JSON Schema (draft 2020-12) of problem files, layered and graph alike.
+
+    Editors that use the YAML language server (VS Code's YAML extension, Neovim,
+    Helix, …) then check and complete a problem file that starts with
+
+    \b
+      # yaml-language-server: $schema=./bpcalc.schema.json
+
+    (bpcalc new writes that line). The schema refuses unknown keys, unknown
+    activations and losses, and text where numbers belong; shapes and the other
+    checks that need the whole file are left to bpcalc solve.
+
+    \b
+    Examples:
+      bpcalc schema --output bpcalc.schema.json
+      bpcalc schema > homework/bpcalc.schema.json
+    """
+    from .schema import problem_schema
+
+    document = problem_schema()
+    if output is None:
+        print_json(document)
+        return
+    from .files import write_text
+    from .usertext import visible
+
+    write_text(output, json.dumps(document, indent=2, ensure_ascii=False) + "\n", overwrite=True)
+    click.echo(f"Schema written to {visible(output)}.")
+
+
+@main.command(short_help="Write a commented starting problem file that solves as written.")
+@click.argument("file")
+@click.option("--layers", "sizes", metavar="SIZES",
+              help="Layer sizes joined by '-', input first and output last, e.g. 2-3-1 "
+                   "(a 2-input network with 3 hidden neurons and 1 output). Default 2-2-1.")
+@click.option("--activation", metavar="NAME",
+              help="Activation of every layer (sigmoid, tanh, relu, …; default sigmoid).")
+@click.option("--output-activation", metavar="NAME",
+              help="Activation of the output layer, if it differs (e.g. softmax).")
+@click.option("--loss", metavar="NAME",
+              help="Loss (half_squared_error, binary_cross_entropy, cross_entropy, …; "
+                   "default half_squared_error).")
+@click.option("--graph", is_flag=True,
+              help="A computation graph instead (inputs, parameters, nodes as formulas).")
+@click.option("--force", is_flag=True, help="Overwrite FILE if it exists.")
+@user_errors
+def new(file: str, sizes: str | None, activation: str | None, output_activation: str | None,
+        loss: str | None, graph: bool, force: bool) -> None:
+    """Write a commented problem file to start from; it solves as written.
+
+    Every key has a comment saying what it means (weights: rows are this
+    layer's neurons, columns its inputs, as in Nielsen's w^l_jk); the numbers
+    are small and deterministic, the target suits the loss. Edit them to your
+    homework's. FILE is never overwritten without --force.
+
+    \b
+    Examples:
+      bpcalc new homework.yaml
+      bpcalc new homework.yaml --layers 2-3-1 --activation sigmoid --loss binary_cross_entropy
+      bpcalc new classify.yaml --layers 4-5-3 --activation relu --output-activation softmax --loss cross_entropy
+      bpcalc new neuron.yaml --graph
+    """
+    from . import templates
+    from .files import write_text
+    from .usertext import visible
+
+    if graph:
+        given = [option for option, value in (("--layers", sizes), ("--activation", activation),
+                                               ("--output-activation", output_activation), ("--loss", loss))
+                 if value is not None]
+        if given:
+            raise BadInput(f"{', '.join(given)}: a layered network's option(s); --graph writes a "
+                           "computation graph (edit its nodes instead)")
+        template = templates.graph(path=file)
+    else:
+        template = templates.layered(templates.parse_sizes(sizes or templates.DEFAULT_SIZES),
+                                     activation or templates.DEFAULT_ACTIVATION,
+                                     loss or templates.DEFAULT_LOSS, output_activation, path=file)
+    write_text(file, templates.build(template, file).text, overwrite=force)
+    notes = "".join(f" Note: {note}." for note in template.notes)
+    steps = ", ".join(command.format(file=visible(file)) for command in template.commands)
+    click.echo(f"Wrote {visible(file)}: {template.summary}.{notes} Next: {steps}")
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

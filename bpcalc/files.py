@@ -140,6 +140,59 @@ def same_file(first: str | os.PathLike[str], second: str | os.PathLike[str]) -> 
         return False
 
 
+def write_text(path: str | os.PathLike[str], text: str, *, overwrite: bool = False) -> None:
+    """Write a small text file atomically: to a temporary file beside it, then renamed over
+    it, so an interrupted write never leaves half a file. Without ``overwrite`` an existing
+    path is refused (the final step is a hard link, which fails if the name was taken in
+    the meantime); with it, an existing file keeps its permissions. A new file gets 0666
+    less the umask, like any file the user creates. Errors are one-line FileErrors."""
+    import tempfile
+
+    target = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(target))
+    if os.path.isdir(target):
+        raise _fail(target, "is a directory; give a file name")
+    if os.path.lexists(target) and not overwrite:
+        raise _fail(target, "already exists; use --force to overwrite it")
+    if not os.path.isdir(folder):
+        raise _fail(target, f"the folder {visible(folder)} does not exist")
+    try:
+        mode = stat.S_IMODE(os.stat(target).st_mode) if overwrite and os.path.exists(target) else None
+    except OSError:
+        mode = None
+    if mode is None:
+        mask = os.umask(0)
+        os.umask(mask)
+        mode = 0o666 & ~mask
+    temporary = None
+    try:
+        descriptor, temporary = tempfile.mkstemp(prefix=f".{os.path.basename(target)}.bpcalc-", dir=folder)
+        with os.fdopen(descriptor, "w", encoding="utf-8", newline="") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(temporary, mode)
+        if overwrite:
+            os.replace(temporary, target)
+        else:
+            try:
+                os.link(temporary, target)
+            except FileExistsError:
+                raise _fail(target, "already exists; use --force to overwrite it") from None
+            except OSError:                 # no hard links here (some file systems): check, then rename
+                if os.path.lexists(target):
+                    raise _fail(target, "already exists; use --force to overwrite it") from None
+                os.replace(temporary, target)
+    except OSError as error:
+        raise _fail(target, f"cannot be written ({error.strerror or error})") from None
+    finally:
+        if temporary is not None and os.path.lexists(temporary):
+            try:
+                os.unlink(temporary)
+            except OSError:
+                pass
+
+
 __all__ = ["MAX_PROBLEM_BYTES", "MAX_ANSWERS_BYTES", "MAX_SUBMISSIONS_BYTES", "open_regular",
            "read_bytes", "decode", "read_text", "open_text", "TextStream", "is_regular",
-           "same_file", "TextIO"]
+           "same_file", "write_text", "TextIO"]

@@ -415,7 +415,7 @@ def _constants_in(tree: Any, variables: Any) -> set[str]:
     """Names in a formula that are constants (e, pi), unless the question makes them variables."""
     from .expr import CONSTANTS, symbols
 
-    declared = set(variables) if isinstance(variables, list) else set()
+    declared = {v for v in variables if isinstance(v, str)} if isinstance(variables, list) else set()
     return {name for name in symbols(tree) if name.casefold() in CONSTANTS and name not in declared}
 
 
