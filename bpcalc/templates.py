@@ -97,7 +97,7 @@ def _tenths(value: int) -> str:
 def _weights(start: int, rows: int, columns: int) -> list[list[str]]:
     """A layer's weights: the fixed pattern in reading order, going on from the ``start``-th
     weight of the network (so layers differ); where a row is as long as the pattern, each row
-    starts one step later, so no two neurons are alike."""
+    starts one step later, so no two of the first 7 neurons are alike."""
     size = len(WEIGHT_PATTERN)
     shift = 1 if columns % size == 0 else 0
     return [[_tenths(WEIGHT_PATTERN[(start + j * (columns + shift) + k) % size]) for k in range(columns)]
