@@ -15,9 +15,9 @@ from typing import Any
 
 import numpy as np
 
+from .errors import BpcalcError
 from .mistakes import sgd_mistakes, sgd_old_value
 from .numbers import format_number
-from .errors import BpcalcError
 from .paths import resolve, split
 
 Candidate = tuple[str, float, str]          # (mistake name, value, sentence)
