@@ -269,6 +269,9 @@ def explain(file: str, param: str | None, scalars: bool | None, stepwise: bool, 
     from .solver import solve as run
 
     solution = run(load(file))
+    if concepts and getattr(solution, "kind", None) == "graph":
+        raise BadInput("--concepts answers the course's questions about layered networks; "
+                       f"{file} is a computation graph (try --param NAME)")
     if concepts:
         derivation = concept_questions(solution.problem, solution, digits=precision)
     else:
