@@ -166,7 +166,7 @@ def graph(file: str, fmt: str | None, output: str | None, precision: int) -> Non
     from .solver import solve as run
 
     chosen = choose_format(output, fmt)
-    if output is None and chosen in ("svg", "png") and sys.stdout.isatty():
+    if output is None and chosen in ("svg", "png") and _stdout_is_terminal():
         raise BadInput(f"{chosen.upper()} is not for a terminal: write it to a file with --output "
                        f"picture.{chosen}, or pipe it (> picture.{chosen})")
     data = draw(run(load(file)), chosen, precision)
@@ -175,11 +175,15 @@ def graph(file: str, fmt: str | None, output: str | None, precision: int) -> Non
 
         write_atomic(output, data, inputs=(file,))
     elif chosen in BINARY:
-        stream = click.get_binary_stream("stdout")
-        stream.write(data)
-        stream.flush()
+        sys.stdout.flush()
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
     else:
         click.echo(data.decode("utf-8"), nl=False)
+
+
+def _stdout_is_terminal() -> bool:
+    return sys.stdout.isatty()
 
 
 @main.command(short_help="Prove the answer keys of problem files right.")
