@@ -24,8 +24,9 @@ This module is pure (no Click, no Rich); ``bpcalc.render.dot`` and
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
