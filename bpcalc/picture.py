@@ -73,6 +73,16 @@ class Picture:
     def node(self, id: str) -> PicNode:
         return next(node for node in self.nodes if node.id == id)
 
+    def grouped(self) -> list[tuple[Cluster | None, list[PicNode]]]:
+        """Each cluster with its boxes, then ``(None, boxes in no cluster)``: the order in
+        which every renderer declares them."""
+        by_id = {node.id: node for node in self.nodes}
+        clustered = {member for cluster in self.clusters for member in cluster.members}
+        groups: list[tuple[Cluster | None, list[PicNode]]] = [
+            (cluster, [by_id[member] for member in cluster.members]) for cluster in self.clusters]
+        groups.append((None, [node for node in self.nodes if node.id not in clustered]))
+        return groups
+
 
 def picture(solution: Any, digits: int = 4) -> Picture:
     """The picture of a solved problem, a computation graph or a layered network."""

@@ -49,19 +49,15 @@ def to_dot(picture: Picture) -> str:
             'fontname="Helvetica", nodesep=0.3, ranksep=0.9];'),
            '  node [fontname="Helvetica", fontsize=11];',
            '  edge [fontname="Helvetica", fontsize=9];']
-    clustered = {member for cluster in picture.clusters for member in cluster.members}
-    by_id = {node.id: node for node in picture.nodes}
-
-    def declare(node_id: str, indent: str) -> str:
-        node = by_id[node_id]
-        return f"{indent}{quote(node.id)} [label={label(node.label_lines)}, {_STYLE[node.kind]}];"
-
-    for number, cluster in enumerate(picture.clusters):
-        out.append(f"  subgraph cluster_{number} {{")
-        out.append(f'    label={quote(cluster.title)}; style="rounded,dashed"; color="#9ca3af";')
-        out.extend(declare(member, "    ") for member in cluster.members)
-        out.append("  }")
-    out.extend(declare(node.id, "  ") for node in picture.nodes if node.id not in clustered)
+    for number, (cluster, members) in enumerate(picture.grouped()):
+        indent = "    " if cluster else "  "
+        if cluster:
+            out.append(f"  subgraph cluster_{number} {{")
+            out.append(f'    label={quote(cluster.title)}; style="rounded,dashed"; color="#9ca3af";')
+        out.extend(f"{indent}{quote(node.id)} [label={label(node.label_lines)}, {_STYLE[node.kind]}];"
+                   for node in members)
+        if cluster:
+            out.append("  }")
     for edge in picture.edges:
         attributes = f" [label={label(edge.label_lines)}, decorate=true]" if edge.label_lines else ""
         out.append(f"  {quote(edge.source)} -> {quote(edge.target)}{attributes};")

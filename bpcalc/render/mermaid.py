@@ -70,17 +70,13 @@ def to_mermaid(picture: Picture) -> str:
     ids = node_ids(picture)
     direction = picture.direction if picture.direction in ("LR", "RL", "TB", "BT", "TD") else "LR"
     out = ["---", f"title: {_front_matter_title(picture.title)}", "---", f"flowchart {direction}"]
-    by_id = {node.id: node for node in picture.nodes}
-    clustered = {member for cluster in picture.clusters for member in cluster.members}
-
-    def declare(node_id: str, indent: str) -> str:
-        return f"{indent}{ids[node_id]}[{label(by_id[node_id].label_lines)}]"
-
-    for number, cluster in enumerate(picture.clusters):
-        out.append(f"  subgraph cluster_{number} [{label([cluster.title])}]")
-        out.extend(declare(member, "    ") for member in cluster.members)
-        out.append("  end")
-    out.extend(declare(node.id, "  ") for node in picture.nodes if node.id not in clustered)
+    for number, (cluster, members) in enumerate(picture.grouped()):
+        if cluster:
+            out.append(f"  subgraph cluster_{number} [{label([cluster.title])}]")
+        indent = "    " if cluster else "  "
+        out.extend(f"{indent}{ids[node.id]}[{label(node.label_lines)}]" for node in members)
+        if cluster:
+            out.append("  end")
     for edge in picture.edges:
         arrow = f" -->|{label(edge.label_lines)}| " if edge.label_lines else " --> "
         out.append(f"  {ids[edge.source]}{arrow}{ids[edge.target]}")
