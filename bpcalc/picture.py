@@ -256,7 +256,7 @@ def _layer_boxes(solution: Any, digits: int) -> Picture:
                  f"largest |δ|: δ = {shown.number(delta)} ({where})"]
         if layer.bias is not None:
             gradient, (j,) = _largest(result.dC_db)
-            lines.append(f"b{_superscript(number)} {layer.size}, largest |∂C/∂b|: "
+            lines.append(f"b{_superscript(number)}: {layer.size} biases, largest |∂C/∂b|: "
                          f"∂C/∂{layer.bias_names.name(j)} = {shown.number(gradient)}")
         nodes.append(PicNode(id, tuple(lines), "layer"))
         gradient, (j, k) = _largest(result.dC_dw)
