@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from .numbers import format_number
+from .numbers import counted, format_number
 
 MAX_NEURONS = 5     # a wider layer (inputs included): one box per layer
 MAX_LISTED = 3      # up to this many examples: every example's value, as a list
@@ -251,12 +251,12 @@ def _layer_boxes(solution: Any, digits: int) -> Picture:
         id = f"layer{number}"
         delta, at = _largest(result.delta)
         where = f"neuron {at[1] + 1}" + ("" if single else f", example {at[0] + 1}")
-        lines = [f"layer {number}: {layer.size} neuron{'s' if layer.size != 1 else ''}, {_activation(layer)}",
+        lines = [f"layer {number}: {counted(layer.size, 'neuron')}, {_activation(layer)}",
                  f"z: {_range(result.z, shown)}", f"a: {_range(result.a, shown)}",
                  f"largest |δ|: δ = {shown.number(delta)} ({where})"]
         if layer.bias is not None:
             gradient, (j,) = _largest(result.dC_db)
-            lines.append(f"b{_superscript(number)}: {layer.size} biases, largest |∂C/∂b|: "
+            lines.append(f"b{_superscript(number)}: {counted(layer.size, 'bias')}, largest |∂C/∂b|: "
                          f"∂C/∂{layer.bias_names.name(j)} = {shown.number(gradient)}")
         nodes.append(PicNode(id, tuple(lines), "layer"))
         gradient, (j, k) = _largest(result.dC_dw)

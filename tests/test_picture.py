@@ -478,3 +478,15 @@ def test_precision_sets_the_digits():
 def test_help_has_examples():
     result = run_bpcalc("graph", "--help")
     assert result.exit_code == 0 and "Examples:" in result.stdout and "--output" in result.stdout
+
+
+def test_colah_fan_out_published_gradients_and_a_node_named_e(tmp_path):
+    # Colah, "Calculus on Computational Graphs": e = (a + b)(b + 1) at a = 2, b = 1 gives
+    # ∂e/∂a = 2 and ∂e/∂b = 5 (b fans out to both factors); `e` shadows Euler's number.
+    path = graph_file(tmp_path, "inputs: {a: 2, b: 1}\nnodes:\n  c: a + b\n  d: b + 1\n  e: c*d\n")
+    drawing = graph_picture(solved(path), 4)
+    assert drawing.node("a").label_lines[2] == "∂e/∂a = 2" and drawing.node("b").label_lines[2] == "∂e/∂b = 5"
+    assert drawing.node("e").label_lines == ("e = c*d (output)", "value = 6", "∂e/∂e = 1")
+    assert sorted(e.target for e in drawing.edges if e.source == "b") == ["c", "d"]
+    result = run_bpcalc("graph", path, "--format", "mermaid")
+    assert 'n_e["e = c#42;d (output)<br/>value = 6<br/>∂e/∂e = 1"]' in result.stdout
