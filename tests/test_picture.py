@@ -14,18 +14,28 @@ import re
 import shutil
 import stat
 import subprocess
-import xml.etree.ElementTree as ElementTree
+from itertools import pairwise
+from xml.etree import ElementTree
 
 import numpy as np
 import pytest
+from clitools import PROBLEMS, ROOT, crashed
+from clitools import bpcalc as run_bpcalc
 
 import bpcalc
-from bpcalc.picture import Cluster, PicEdge, PicNode, Picture, graph_picture, layered_picture, picture
+from bpcalc.picture import (
+    Cluster,
+    PicEdge,
+    PicNode,
+    Picture,
+    graph_picture,
+    layered_picture,
+    picture,
+)
 from bpcalc.render import dot as dot_renderer
 from bpcalc.render.dot import to_dot
 from bpcalc.render.mermaid import to_markdown, to_mermaid
 from bpcalc.usertext import visible
-from clitools import PROBLEMS, ROOT, bpcalc as run_bpcalc, crashed
 
 pytestmark = pytest.mark.usefixtures("from_repo_root")
 
@@ -95,8 +105,8 @@ def dot_structure(text: str) -> tuple[list[str], list[tuple[str, str]]]:
     outside = re.sub(QUOTED, '""', text)
     assert outside.count("{") == outside.count("}") and outside.strip().endswith("}")
     assert outside.startswith("digraph bpcalc {")
-    nodes = re.findall(rf"^\s*({QUOTED}) \[label=", text, re.M)
-    edges = re.findall(rf"^\s*({QUOTED}) -> ({QUOTED})", text, re.M)
+    nodes = re.findall(rf"^\s*({QUOTED}) \[label=", text, re.MULTILINE)
+    edges = re.findall(rf"^\s*({QUOTED}) -> ({QUOTED})", text, re.MULTILINE)
     return nodes, edges
 
 
@@ -123,7 +133,8 @@ def mermaid_structure(text: str) -> tuple[list[str], list[tuple[str, str]]]:
 
 
 def graphviz_json(text: str) -> dict:
-    result = subprocess.run([DOT, "-Tjson"], input=text.encode("utf-8"), capture_output=True, timeout=60)
+    result = subprocess.run([DOT, "-Tjson"], input=text.encode("utf-8"), capture_output=True, timeout=60,
+                            check=False)
     assert result.returncode == 0, result.stderr.decode()
     return json.loads(result.stdout)
 
@@ -233,7 +244,7 @@ def test_graph_with_examples_lists_each_example_and_reduces_parameter_gradients(
     drawing = graph_picture(solved(graph_file(tmp_path, NEURON_EXAMPLES)), 4)
     point = {"w0": 2.0, "w1": -3.0, "w2": -3.0}
     for name, value in point.items():
-        mean = np.mean([central(lambda **p: f(**p, x0=x0), point, name) for x0 in (-1.0, 1.0)])
+        mean = np.mean([central(lambda x0=x0, **p: f(**p, x0=x0), point, name) for x0 in (-1.0, 1.0)])
         lines = drawing.node(name).label_lines
         assert lines[0] == f"{name} (parameter)" and lines[2] == f"∂f/∂{name} = {shown(mean)}"
         assert lines[3] == f"new {name} = {shown(value - 0.1 * mean)}"
@@ -314,7 +325,7 @@ def hostile_picture() -> Picture:
     ids = ['a"b', "end", "x --> y", "c\\d", "n\ne"]
     nodes = tuple(PicNode(id, (id, HOSTILE), kind) for id, kind in zip(ids, ("input", "node", "node", "output",
                                                                                "parameter")))
-    edges = tuple(PicEdge(a, b, (HOSTILE,)) for a, b in zip(ids, ids[1:]))
+    edges = tuple(PicEdge(a, b, (HOSTILE,)) for a, b in pairwise(ids))
     return Picture(HOSTILE, nodes, edges, (Cluster("c", HOSTILE, (ids[0], ids[1])),))
 
 
