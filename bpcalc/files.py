@@ -140,59 +140,68 @@ def same_file(first: str | os.PathLike[str], second: str | os.PathLike[str]) -> 
         return False
 
 
-def write_text(path: str | os.PathLike[str], text: str, *, overwrite: bool = False) -> None:
-    """Write a small text file atomically: to a temporary file beside it, then renamed over
-    it, so an interrupted write never leaves half a file. Without ``overwrite`` an existing
-    path is refused (the final step is a hard link, which fails if the name was taken in
-    the meantime); with it, an existing file keeps its permissions. A new file gets 0666
-    less the umask, like any file the user creates. Errors are one-line FileErrors."""
+def write_atomic(path: str, data: bytes, *, inputs: tuple[str, ...] = (), overwrite: bool = True) -> None:
+    """Write ``data`` to ``path`` whole or not at all: a temporary file beside it, then a
+    rename over it (an existing file keeps its permissions; a new one gets 0666 less the
+    umask). Refuses a path that is one of ``inputs`` or is not a regular file. Without
+    ``overwrite`` an existing file is refused too, by linking the temporary file to the
+    name (which fails if the name is taken, even by a file that appeared meanwhile)."""
     import tempfile
 
-    target = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(target))
-    if os.path.isdir(target):
-        raise _fail(target, "is a directory; give a file name")
-    if os.path.lexists(target) and not overwrite:
-        raise _fail(target, "already exists; use --force to overwrite it")
+    target = os.path.abspath(path)
+    folder = os.path.dirname(target)
     if not os.path.isdir(folder):
-        raise _fail(target, f"the folder {visible(folder)} does not exist")
+        raise _fail(path, f"the folder {visible(folder)} does not exist")
+    if os.path.lexists(target) and not os.path.isfile(target):
+        raise _fail(path, "exists and is not a regular file; choose another name")
+    if not overwrite and os.path.lexists(target):
+        raise _fail(path, "already exists")
+    for source in inputs:
+        if same_file(path, source) or os.path.realpath(path) == os.path.realpath(source):
+            raise _fail(path, f"that is the input file ({visible(source)}); write to another file")
     try:
-        mode = stat.S_IMODE(os.stat(target).st_mode) if overwrite and os.path.exists(target) else None
+        mode = stat.S_IMODE(os.stat(target).st_mode)
     except OSError:
-        mode = None
-    if mode is None:
         mask = os.umask(0)
         os.umask(mask)
         mode = 0o666 & ~mask
     temporary = None
     try:
-        descriptor, temporary = tempfile.mkstemp(prefix=f".{os.path.basename(target)}.bpcalc-", dir=folder)
-        with os.fdopen(descriptor, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
+        descriptor, temporary = tempfile.mkstemp(prefix=f".{os.path.basename(target)}.bpcalc-partial-",
+                                                 dir=folder)
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
         os.chmod(temporary, mode)
         if overwrite:
             os.replace(temporary, target)
+            temporary = None
         else:
-            try:
-                os.link(temporary, target)
-            except FileExistsError:
-                raise _fail(target, "already exists; use --force to overwrite it") from None
-            except OSError:                 # no hard links here (some file systems): check, then rename
-                if os.path.lexists(target):
-                    raise _fail(target, "already exists; use --force to overwrite it") from None
-                os.replace(temporary, target)
+            _link_new(temporary, target, path)
     except OSError as error:
-        raise _fail(target, f"cannot be written ({error.strerror or error})") from None
+        raise _fail(path, f"cannot be written ({error.strerror or error})") from None
     finally:
-        if temporary is not None and os.path.lexists(temporary):
+        if temporary is not None:
             try:
                 os.unlink(temporary)
             except OSError:
                 pass
 
 
+def _link_new(temporary: str, target: str, path: str) -> None:
+    """Give the temporary file the name ``target`` unless the name is taken (the temporary
+    name is removed by the caller). Where hard links are not supported, check, then rename."""
+    try:
+        os.link(temporary, target)
+    except FileExistsError:
+        raise _fail(path, "already exists") from None
+    except OSError:
+        if os.path.lexists(target):
+            raise _fail(path, "already exists") from None
+        os.replace(temporary, target)
+
+
 __all__ = ["MAX_PROBLEM_BYTES", "MAX_ANSWERS_BYTES", "MAX_SUBMISSIONS_BYTES", "open_regular",
            "read_bytes", "decode", "read_text", "open_text", "TextStream", "is_regular",
-           "same_file", "write_text", "TextIO"]
+           "same_file", "write_atomic", "TextIO"]

@@ -45,19 +45,49 @@ import math
 import operator
 import re
 import unicodedata
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Collection, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
 from .errors import FormulaError
 from .expr import (
-    CONSTANTS, Add, Call, Div, Expr, Mul, Neg, Num, Parallel, Pow, Sub, Sym,
-    evaluate, function_table, symbols, to_latex, to_text, to_unicode,
+    CONSTANTS,
+    Add,
+    Call,
+    Div,
+    Expr,
+    Mul,
+    Neg,
+    Num,
+    Parallel,
+    Pow,
+    Sub,
+    Sym,
+    evaluate,
+    function_table,
+    symbols,
+    to_latex,
+    to_text,
+    to_unicode,
 )
 
-__all__ = ["parse", "shape_key", "parse_shape", "SLOT", "equivalent", "describe", "FormulaDescription", "SamplePoints", "EVALUATION_ERRORS",
-           "MAX_LENGTH", "MAX_NESTING", "MAX_DEPTH", "DEFAULT_RANGE"]
+__all__ = [
+    "DEFAULT_RANGE",
+    "EVALUATION_ERRORS",
+    "MAX_DEPTH",
+    "MAX_LENGTH",
+    "MAX_NESTING",
+    "SLOT",
+    "FormulaDescription",
+    "SamplePoints",
+    "describe",
+    "equivalent",
+    "parse",
+    "parse_shape",
+    "shape_key",
+]
 
 MAX_LENGTH = 2000   # characters
 MAX_NESTING = 64    # parentheses and function calls inside one another
@@ -78,7 +108,7 @@ _NUMBER_TOKEN = (r"(?:[0-9]++(?:\.[0-9]*+)?|\.[0-9]++)"
                  r"(?:[ \t\n\r]*+[eE][ \t\n\r]*+[+-]?[ \t\n\r]*+[0-9]++)?(?:[ \t\n\r]*+%)?")
 _NAME_TOKEN = (rf"[A-Za-z][{_ALNUM}]*+(?:(?:_\{{[{_ALNUM}]+\}})?\^\{{[{_ALNUM}]+\}}'*+"
                rf"|_\{{[{_ALNUM}]+\}}'*+|[{_ALNUM}_]*+(?:(?<=_)\([{_ALNUM}]+\)|'*+))")
-_TOKEN = re.compile(rf"[ \t\n\r]*+(?:({_NUMBER_TOKEN})|({_NAME_TOKEN}|\|\||\*\*|[-+*/^(),]|.))", re.S)
+_TOKEN = re.compile(rf"[ \t\n\r]*+(?:({_NUMBER_TOKEN})|({_NAME_TOKEN}|\|\||\*\*|[-+*/^(),]|.))", re.DOTALL)
 _NUMBER_PARTS = re.compile(r"([0-9.]+)[ \t\n\r]*(?:[eE][ \t\n\r]*([+-]?)[ \t\n\r]*([0-9]+))?[ \t\n\r]*(%?)")
 _LATEX_COMMAND = re.compile(r"\\([A-Za-z]+)")
 
@@ -796,7 +826,7 @@ def _plain_value(value: Any) -> float | complex:
     return float(value)
 
 
-def _json_value(value: float | complex | None) -> Any:
+def _json_value(value: complex | None) -> Any:
     if value is None:
         return None
     if isinstance(value, complex):

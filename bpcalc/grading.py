@@ -700,9 +700,14 @@ class Grader:
         if question.path not in self._candidates_by_path:
             from . import mistakes
 
-            if self._diagnoser is None:
-                self._diagnoser = mistakes.Diagnoser(self.problem, self.solution)
-            found = mistakes.candidates(self.problem, self.solution, question.path, self._diagnoser)
+            if getattr(self.problem, "kind", None) == "graph":
+                from .graph_mistakes import candidates as graph_candidates
+
+                found = graph_candidates(self.solution, question.path)
+            else:
+                if self._diagnoser is None:
+                    self._diagnoser = mistakes.Diagnoser(self.problem, self.solution)
+                found = mistakes.candidates(self.problem, self.solution, question.path, self._diagnoser)
             self._candidates_by_path[question.path] = _Candidates(
                 np.array([value for _name, value, _sentence in found], dtype=np.float64),
                 tuple(name for name, _value, _sentence in found),

@@ -17,14 +17,29 @@ registry entry's ``fdiff`` (:class:`bpcalc.expr.Function`), the same rule that
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
 from .errors import BpcalcError
 from .expr import (
-    CONSTANTS, Add, Call, Div, Expr, Mul, Neg, Num, Parallel, Pow, Sub, Sym, function_table,
+    CONSTANTS,
+    Add,
+    Call,
+    Compare,
+    Div,
+    Expr,
+    Mul,
+    Neg,
+    Num,
+    Parallel,
+    Piecewise,
+    Pow,
+    Sub,
+    Sym,
+    function_table,
 )
 from .numbers import format_number
 
@@ -171,41 +186,78 @@ class GraphSolution:
 
 
 def solve_graph(problem: GraphProblem) -> GraphSolution:
-    """Forward node by node, then the chain rule in reverse order, all examples at once."""
+    """Forward node by node, then the chain rule in reverse order, all examples at once.
+
+    With one example the passes run on NumPy scalars (an array of one costs ten times
+    more per operation), and everything is made an array of one at the end."""
     size = problem.examples
-    values: dict[str, Array] = {name: np.asarray(v, dtype=np.float64) for name, v in problem.inputs.items()}
-    values.update({name: np.full(size, float(v)) for name, v in problem.parameters.items()})
+    scalar = size == 1
+    env: dict[str, Any] = {name: (np.float64(v[0]) if scalar else np.asarray(v, dtype=np.float64))
+                           for name, v in problem.inputs.items()}
+    env.update({name: (np.float64(v) if scalar else np.full(size, float(v)))
+                for name, v in problem.parameters.items()})
     traces: list[_Trace] = []
     with np.errstate(all="ignore"):
         for node in problem.nodes:
-            trace = _Trace(node, values, size)
-            values[node.name] = trace.value
-            _check_value(problem, node, trace)
+            trace = _Trace(node, env)
+            env[node.name] = trace.value
             traces.append(trace)
-        grads = {name: np.zeros(size) for name in values}
-        grads[problem.output] = np.ones(size)
-        local: dict[tuple[str, str], Array] = {}
+        bad = _first_not_finite([trace.value for trace in traces], scalar)
+        if bad is not None:
+            _check_value(problem, traces[bad])
+        grads: dict[str, Any] = dict.fromkeys(env, 0.0)
+        grads[problem.output] = 1.0
+        local: dict[tuple[str, str], Any] = {}
         for trace in reversed(traces):
-            node = trace.node
-            outgoing = grads[node.name]
+            name_of_node = trace.node.name
+            outgoing = grads[name_of_node]
             for name, derivative in trace.local().items():
-                if not np.all(np.isfinite(derivative)):
-                    example = int(np.flatnonzero(~np.isfinite(derivative))[0])
-                    at = format_number(float(values[name][example]), 6)
-                    raise problem.error(("nodes", node.name), f"∂{node.name}/∂{name} is not finite at "
-                                        f"{name} = {at}" + ("" if problem.single else f" (example {example + 1})")
-                                        + f": {node.text} has no finite slope there")
-                local[(node.name, name)] = derivative
+                local[(name_of_node, name)] = derivative
                 grads[name] = grads[name] + outgoing * derivative
-        for name, gradient in grads.items():
-            if not np.all(np.isfinite(gradient)):
-                raise problem.error(_node_path(problem, name), f"the gradient ∂{problem.output}/∂{name} "
-                                    "overflows float64 (or is undefined) at these numbers")
-    users: dict[str, list[str]] = {name: [] for name in values}
+        keys = list(local)
+        bad = _first_not_finite([local[key] for key in keys], scalar)
+        if bad is not None:
+            node, name = keys[bad]
+            derivative = np.broadcast_to(local[keys[bad]], (size,))
+            example = int(np.flatnonzero(~np.isfinite(derivative))[0])
+            at = format_number(float(np.broadcast_to(env[name], (size,))[example]), 6)
+            raise problem.error(("nodes", node), f"∂{node}/∂{name} is not finite at {name} = {at}"
+                                + ("" if problem.single else f" (example {example + 1})")
+                                + f": {problem.node(node).text} has no finite slope there")
+        names = list(grads)
+        bad = _first_not_finite([grads[name] for name in names], scalar)
+        if bad is not None:
+            name = names[bad]
+            raise problem.error(_node_path(problem, name), f"the gradient ∂{problem.output}/∂{name} "
+                                "overflows float64 (or is undefined) at these numbers")
+    users: dict[str, list[str]] = {name: [] for name in env}
     for node in problem.nodes:
         for name in node.uses:
             users[name].append(node.name)
-    return GraphSolution(problem, values, grads, local, {k: tuple(v) for k, v in users.items()})
+    return GraphSolution(problem, _arrays(env, size), _arrays(grads, size), _arrays(local, size),
+                         {k: tuple(v) for k, v in users.items()})
+
+
+def _first_not_finite(values: list[Any], scalar: bool) -> int | None:
+    """The index of the first value (scalars, or arrays and scalars) that is not all finite."""
+    if not values:
+        return None
+    if scalar:
+        finite = np.isfinite(np.array(values, dtype=np.float64))
+        return None if finite.all() else int(np.argmin(finite))
+    return next((i for i, v in enumerate(values) if not np.all(np.isfinite(v))), None)
+
+
+def _arrays(values: Mapping[Any, Any], size: int) -> dict[Any, Array]:
+    """Every value as a float64 array of one entry per example."""
+    if size == 1:
+        return {key: np.array([value], dtype=np.float64).reshape(1) for key, value in values.items()}
+    result = {}
+    for key, value in values.items():
+        if not (isinstance(value, np.ndarray) and value.shape == (size,) and value.dtype == np.float64):
+            value = np.broadcast_to(np.asarray(value, dtype=np.float64), (size,)).copy()
+        result[key] = value
+    return result
 
 
 def _node_path(problem: GraphProblem, name: str) -> Path:
@@ -220,168 +272,180 @@ _DERIVATIVES: dict[str, Callable[[Any], Any]] = {}
 
 
 def _derivative(name: str) -> Callable[[Any], Any]:
-    """f′ of a one-argument function, evaluated from its registry entry's fdiff."""
+    """f′ of a one-argument function: its registry entry's fdiff tree, evaluated by the
+    same operator table as the nodes (so a rule is written once, in the registry)."""
     if name not in _DERIVATIVES:
         spec = function_table()[name]
-        if spec.derivative is None:
+        if spec.fdiff is None:
             raise BpcalcError(f"{name} has no derivative")
-        _DERIVATIVES[name] = spec.derivative
+        rule = spec.fdiff(Sym(_ARGUMENT))
+        _DERIVATIVES[name] = lambda x: _value_of(rule, {_ARGUMENT: x})
     return _DERIVATIVES[name]
+
+
+_ARGUMENT = "x__"       # the placeholder a rule is written in; no formula can name it
+
+
+def _value_of(tree: Expr, env: Mapping[str, Any]) -> Any:
+    """A tree's value, with no record kept (for the derivative rules of functions)."""
+    kind = type(tree)
+    if kind is Sym:
+        return env[tree.key] if tree.key in env else float(CONSTANTS[tree.key.lower()])
+    if kind is Num:
+        return float(tree.value)
+    if kind is Piecewise:
+        conditions, choices = [], []
+        for value, condition in tree.pieces:
+            choices.append(_value_of(value, env))
+            conditions.append(True if condition is None else _value_of(condition, env))
+        return np.select(np.broadcast_arrays(*conditions), np.broadcast_arrays(*choices)) \
+            if len(choices) > 1 else choices[0]
+    if kind is Compare:
+        return _RELATIONS[tree.relation](_value_of(tree.left, env), _value_of(tree.right, env))
+    return _apply(tree, [_value_of(child, env) for child in _children(tree)])
+
+
+_RELATIONS: dict[str, Callable[[Any, Any], Any]] = {
+    ">": np.greater, "<": np.less, "≥": np.greater_equal, "≤": np.less_equal,
+    "=": np.equal, "≠": np.not_equal,
+}
 
 
 class _Trace:
     """One node's tree evaluated subtree by subtree (kept for its backward pass)."""
 
-    __slots__ = ("node", "order", "values", "constant", "value", "size")
+    __slots__ = ("constant", "node", "order", "size", "value", "values")
 
-    def __init__(self, node: Node, env: Mapping[str, Array], size: int) -> None:
-        self.node, self.size = node, size
+    def __init__(self, node: Node, env: Mapping[str, Any]) -> None:
+        self.node = node
         self.order: list[Expr] = []                 # post-order, each subtree once
         self.values: dict[int, Any] = {}
         self.constant: dict[int, bool] = {}
-        self._evaluate(node.tree, env)
-        value = self.values[id(node.tree)]
-        self.value = np.broadcast_to(np.asarray(value, dtype=np.result_type(value, np.float64)),
-                                     (size,)).copy()
+        self.value = self._evaluate(node.tree, env)
 
-    def _evaluate(self, tree: Expr, env: Mapping[str, Array]) -> None:
-        stack: list[tuple[Expr, bool]] = [(tree, False)]
-        values, constant = self.values, self.constant
-        while stack:
-            sub, expanded = stack.pop()
-            key = id(sub)
-            if key in values:
-                continue
+    def _evaluate(self, sub: Expr, env: Mapping[str, Array]) -> Any:
+        key = id(sub)
+        if key in self.values:
+            return self.values[key]
+        kind = type(sub)
+        if kind is Sym:
+            value = env.get(sub.key)
+            constant = value is None
+            if constant:
+                value = float(CONSTANTS[sub.key.lower()])       # e or pi (checked at load)
+        elif kind is Num:
+            value, constant = float(sub.value), True
+        else:
             children = _children(sub)
-            if not expanded and children:
-                stack.append((sub, True))
-                stack.extend((child, False) for child in reversed(children) if id(child) not in values)
-                continue
-            values[key] = _apply(sub, [values[id(c)] for c in children], env)
-            constant[key] = (not isinstance(sub, Sym) or sub.key not in env) and \
-                all(constant[id(c)] for c in children)
-            self.order.append(sub)
+            args = [self._evaluate(child, env) for child in children]
+            value = _apply(sub, args)
+            constant = all(self.constant[id(child)] for child in children)
+        self.values[key], self.constant[key] = value, constant
+        self.order.append(sub)
+        return value
 
     def local(self) -> dict[str, Array]:
         """∂node/∂name for every name the node reads (reverse mode over the tree)."""
         values, constant = self.values, self.constant
         adjoint: dict[int, Any] = {id(self.node.tree): 1.0}
-        found: dict[str, Array] = {}
+        found: dict[str, Any] = {}
         for sub in reversed(self.order):
             g = adjoint.pop(id(sub), None)
             if g is None or constant[id(sub)]:
                 continue
-            if isinstance(sub, Sym):
+            if type(sub) is Sym:
                 found[sub.key] = found.get(sub.key, 0.0) + g
                 continue
-            for child, part in _partials(sub, [values[id(c)] for c in _children(sub)], values[id(sub)]):
+            children = _children(sub)
+            parts = _PARTIALS[type(sub)](sub, [values[id(c)] for c in children], values[id(sub)])
+            for child, part in zip(children, parts):
                 if not constant[id(child)]:
                     adjoint[id(child)] = adjoint.get(id(child), 0.0) + g * part
-        return {name: np.broadcast_to(np.asarray(found.get(name, 0.0), dtype=np.float64), (self.size,)).copy()
-                for name in self.node.uses}
+        return {name: found.get(name, 0.0) for name in self.node.uses}
 
 
 def _children(node: Expr) -> tuple[Expr, ...]:
-    if isinstance(node, (Add, Sub, Mul, Div, Parallel)):
+    kind = type(node)
+    if kind in _BINARY:
         return (node.left, node.right)
-    if isinstance(node, Pow):
+    if kind is Pow:
         return (node.base, node.exponent)
-    if isinstance(node, Neg):
+    if kind is Neg:
         return (node.operand,)
-    if isinstance(node, Call):
-        return tuple(node.args)
+    if kind is Call:
+        return node.args
     return ()
 
 
-def _apply(node: Expr, args: list[Any], env: Mapping[str, Array]) -> Any:
-    if isinstance(node, Num):
-        return float(node.value)
-    if isinstance(node, Sym):
-        if node.key in env:
-            return env[node.key]
-        return float(CONSTANTS[node.key.lower()])        # e or pi (checked at load)
-    if isinstance(node, Add):
-        return args[0] + args[1]
-    if isinstance(node, Sub):
-        return args[0] - args[1]
-    if isinstance(node, Mul):
-        return args[0] * args[1]
-    if isinstance(node, Div):
-        return np.true_divide(args[0], args[1])
-    if isinstance(node, Pow):
-        return _power(args[0], args[1])
-    if isinstance(node, Neg):
-        return -args[0]
-    if isinstance(node, Parallel):
-        return 1.0 / (1.0 / args[0] + 1.0 / args[1])
-    if isinstance(node, Call):
-        result = function_table()[node.name].func(*args)
-        if np.iscomplexobj(result):
-            return np.full(np.shape(result), np.nan)       # outside the real domain: reported
-        return result
-    raise BpcalcError(f"a {type(node).__name__} cannot appear in a graph node")
+_BINARY = {Add, Sub, Mul, Div, Parallel}
+
+
+def _call(node: Call, args: list[Any]) -> Any:
+    result = function_table()[node.name].func(*args)
+    if np.iscomplexobj(result):
+        return np.full(np.shape(result), np.nan)          # outside the real domain: reported
+    return result
 
 
 def _power(base: Any, exponent: Any) -> Any:
     """Real powers only: a negative base takes an integer exponent (else NaN, reported)."""
-    with np.errstate(all="ignore"):
-        return np.power(np.asarray(base, dtype=np.float64), exponent)
+    return np.power(np.asarray(base, dtype=np.float64), exponent)
 
 
-def _partials(node: Expr, args: list[Any], value: Any) -> Iterator[tuple[Expr, Any]]:
-    """(child, ∂node/∂child) for each child: the operators' rules, and each function's fdiff."""
-    if isinstance(node, Add):
-        yield node.left, 1.0
-        yield node.right, 1.0
-    elif isinstance(node, Sub):
-        yield node.left, 1.0
-        yield node.right, -1.0
-    elif isinstance(node, Neg):
-        yield node.operand, -1.0
-    elif isinstance(node, Mul):
-        yield node.left, args[1]
-        yield node.right, args[0]
-    elif isinstance(node, Div):
-        yield node.left, 1.0 / args[1]
-        yield node.right, -args[0] / args[1] ** 2
-    elif isinstance(node, Pow):
-        base, exponent = args
-        yield node.base, exponent * _power(base, exponent - 1.0)
-        yield node.exponent, value * np.log(np.asarray(base, dtype=np.float64))
-    elif isinstance(node, Parallel):
-        yield node.left, (value / args[0]) ** 2
-        yield node.right, (value / args[1]) ** 2
-    elif isinstance(node, Call):
-        spec = function_table()[node.name]
-        if spec.partial is not None:
-            from .expr import evaluate
-
-            env = {f"a{i}__": arg for i, arg in enumerate(args)}
-            placeholders = tuple(Sym(f"a{i}__") for i in range(len(args)))
-            if len(args) > 2:          # max(a, b, c): the gradient goes to the (first) extreme
-                pick = np.argmax if node.name == "max" else np.argmin
-                winner = pick(np.vstack(np.broadcast_arrays(*args)), axis=0)
-                for i, child in enumerate(node.args):
-                    yield child, (winner == i).astype(np.float64)
-                return
-            for i, child in enumerate(node.args):
-                yield child, np.asarray(evaluate(spec.partial(placeholders, i), env), dtype=np.float64)
-        else:
-            yield node.args[0], _derivative(node.name)(args[0])
+_OPERATIONS: dict[type, Callable[[Any, list[Any]], Any]] = {
+    Add: lambda node, a: a[0] + a[1],
+    Sub: lambda node, a: a[0] - a[1],
+    Mul: lambda node, a: a[0] * a[1],
+    Div: lambda node, a: np.true_divide(a[0], a[1]),
+    Pow: lambda node, a: _power(a[0], a[1]),
+    Neg: lambda node, a: -a[0],
+    Parallel: lambda node, a: 1.0 / (1.0 / a[0] + 1.0 / a[1]),
+    Call: _call,
+}
 
 
-def _check_value(problem: GraphProblem, node: Node, trace: _Trace) -> None:
+def _apply(node: Expr, args: list[Any]) -> Any:
+    operation = _OPERATIONS.get(type(node))
+    if operation is None:
+        raise BpcalcError(f"a {type(node).__name__} cannot appear in a graph node")
+    return operation(node, args)
+
+
+def _call_partials(node: Call, args: list[Any], value: Any) -> list[Any]:
+    """∂f/∂argument: the registry's fdiff; for max and min, the gradient goes to the
+    extreme argument (the first one on a tie, as an argmax picks)."""
+    spec = function_table()[node.name]
+    if spec.partial is None:
+        return [_derivative(node.name)(args[0])]
+    pick = np.argmax if node.name == "max" else np.argmin
+    winner = pick(np.stack(np.broadcast_arrays(*(np.asarray(a, dtype=np.float64) for a in args))), axis=0)
+    return [(winner == i).astype(np.float64) for i in range(len(args))]
+
+
+# (node, argument values, node value) -> ∂node/∂child for each child, in order
+_PARTIALS: dict[type, Callable[[Any, list[Any], Any], list[Any]]] = {
+    Add: lambda node, a, v: [1.0, 1.0],
+    Sub: lambda node, a, v: [1.0, -1.0],
+    Neg: lambda node, a, v: [-1.0],
+    Mul: lambda node, a, v: [a[1], a[0]],
+    Div: lambda node, a, v: [1.0 / a[1], -a[0] / a[1] ** 2],
+    Pow: lambda node, a, v: [a[1] * _power(a[0], a[1] - 1.0), v * np.log(np.asarray(a[0], dtype=np.float64))],
+    Parallel: lambda node, a, v: [(v / a[0]) ** 2, (v / a[1]) ** 2],
+    Call: _call_partials,
+}
+
+
+def _check_value(problem: GraphProblem, trace: _Trace) -> None:
     """A node whose value is not a finite real number: say which operation failed, and where."""
-    if np.all(np.isfinite(trace.value)):
-        return
+    size = problem.examples
     for sub in trace.order:                       # the innermost failing operation comes first
-        value = np.broadcast_to(trace.values[id(sub)], (trace.size,))
+        value = np.broadcast_to(trace.values[id(sub)], (size,))
         if np.all(np.isfinite(value)):
             continue
         example = int(np.flatnonzero(~np.isfinite(value))[0])
-        args = [np.broadcast_to(trace.values[id(c)], (trace.size,))[example] for c in _children(sub)]
+        args = [float(np.broadcast_to(trace.values[id(c)], (size,))[example]) for c in _children(sub)]
         where = f" (example {example + 1})" if not problem.single else ""
-        raise problem.error(("nodes", node.name), _domain_message(sub, args) + where)
+        raise problem.error(("nodes", trace.node.name), _domain_message(sub, args) + where)
 
 
 def _domain_message(node: Expr, args: list[float]) -> str:
@@ -402,7 +466,7 @@ def _domain_message(node: Expr, args: list[float]) -> str:
     if isinstance(node, Pow) and args[0] == 0 and args[1] < 0:
         return f"{shown}: 0 to a negative power is a division by zero"
     if all(math.isfinite(a) for a in args) and isinstance(node, (Call, Pow, Mul, Add, Sub)):
-        if isinstance(node, Call) and np.isnan(_apply(node, list(args), {})):
+        if isinstance(node, Call) and np.isnan(_apply(node, list(args))):
             return f"{shown} is outside the domain of {node.name} at {numbers}"
         return f"{shown} overflows float64 at these numbers (its inputs: {numbers})"
     return f"{shown} is not a finite real number at these numbers"
@@ -419,7 +483,7 @@ def read_graph(validator: Any, document: Mapping[str, Any]) -> GraphProblem:
 class _GraphReader:
     def __init__(self, validator: Any) -> None:
         self.v = validator
-        self._taken: list[str] = []          # leaf names so far
+        self._folded: dict[str, str] = {}    # every name so far, by its case-folded form
 
     def fail(self, path: Path, message: str) -> BpcalcError:
         return self.v.fail(path, message)
@@ -478,7 +542,9 @@ class _GraphReader:
             problem = dataclasses.replace(problem, questions=parse_questions(problem, self.v))
         return problem
 
-    def name(self, name: Any, path: Path, taken: Sequence[str]) -> str:
+    def name(self, name: Any, path: Path) -> str:
+        """A new leaf or node name, checked and registered (names are looked up by their
+        case-folded form, so ``X`` next to ``x`` is refused rather than confused)."""
         from .problem import KEY, NAME_PATTERN, describe
 
         where = (*path, name, KEY) if isinstance(name, str) else path
@@ -489,15 +555,18 @@ class _GraphReader:
                         "(g: 'max(f, x)') or write one node per line")
             raise self.fail(where, f"expected a name (a letter, then letters, digits or _, such as "
                             f"h1_2), got {describe(name)}{hint}")
-        if name.lower() in function_table():
+        folded = name.casefold()
+        if folded in function_table():
             raise self.fail(where, f"{name!r} is a function of the formula language; name the "
                             f"value something else (e.g. {name}_out)")
-        if name in taken:
+        if folded in CONSTANTS and name != folded:
+            raise self.fail(where, f"{name!r} would be read as the constant {folded}; write it as {folded!r}")
+        if self._folded.get(folded) == name:
             raise self.fail(where, f"the name {name!r} is defined twice")
-        clash = [other for other in taken if other.lower() == name.lower()]
-        if clash:
-            raise self.fail(where, f"{name!r} and {clash[0]!r} differ only in case, which formulas "
-                            "do not tell apart")
+        if folded in self._folded:
+            raise self.fail(where, f"{name!r} and {self._folded[folded]!r} differ only in case, which "
+                            "formulas do not tell apart")
+        self._folded[folded] = name
         return name
 
     def leaves(self, value: Any, path: Path, what: str) -> dict[str, float]:
@@ -508,9 +577,8 @@ class _GraphReader:
                             f"got {describe(value)}")
         found: dict[str, float] = {}
         for name, number in value.items():
-            self.name(name, path, list(found) + list(self._taken))
+            self.name(name, path)
             found[name] = self.v.number(number, (*path, name))
-        self._taken = [*self._taken, *found]
         return found
 
     def examples(self, doc: Mapping, shared: Mapping[str, float],
@@ -544,7 +612,7 @@ class _GraphReader:
                     raise self.fail(("examples", i, "inputs", name, KEY), f"{name!r} is {kind}; "
                                     "give it in one place")
                 if names is None:
-                    self.name(name, ("examples", i, "inputs"), [*row, *self._taken])
+                    self.name(name, ("examples", i, "inputs"))
                 elif name not in names:
                     raise self.fail(("examples", i, "inputs", name, KEY), f"{name!r} is not an input of "
                                     f"the first example (it has {', '.join(names)}); every example "
@@ -556,24 +624,21 @@ class _GraphReader:
                                 "gives it; every example gives the same inputs)")
             names = names or list(row)
             rows.append(row)
-        self._taken = [*self._taken, *(names or [])]
         return names or [], rows
 
     def nodes(self, value: Any, leaves: list[str]) -> list[Node]:
         from .errors import FormulaError
-        from .expr import symbols
         from .formula import parse
         from .problem import describe
 
         if not isinstance(value, Mapping) or not value:
             raise self.fail(("nodes",), "expected a mapping of node names to formulas, in order, "
                             f"e.g. nodes: {{q: x + y, f: q*z}}; got {describe(value)}")
+        position = {leaf: -1 for leaf in leaves}          # leaves come before every node
         names: list[str] = []
         for name in value:
-            self.name(name, ("nodes",), [*leaves, *names])
+            position[self.name(name, ("nodes",))] = len(names)
             names.append(name)
-        everything = [*leaves, *names]
-        position = {name: i for i, name in enumerate(names)}
         nodes: list[Node] = []
         for index, name in enumerate(names):
             raw = value[name]
@@ -582,35 +647,44 @@ class _GraphReader:
                 raise self.fail(path, f"expected a formula (text such as x + y), got {describe(raw)}")
             text = getattr(raw, "text", None) or str(raw)
             try:
-                tree = parse(text, allowed=[*leaves, *names[:index]])
+                tree = parse(text)            # names are checked below, in one dict lookup each
             except FormulaError as error:
-                try:                          # a later name, or the node itself: said below
-                    tree = parse(text, allowed=everything)
-                except FormulaError:
-                    tree = None
-                if tree is None or not (set(symbols(tree)) & set(names[index:])):
-                    if not leaves and not index:
-                        raise self.fail(path, f"the formula {text!r} uses names that are not defined: "
-                                        "give the leaves first, e.g. inputs: {x: 3, y: -4}") from None
-                    raise self.fail(path, f"the formula {text!r} does not parse: {error}") from None
-            uses = tuple(dict.fromkeys(key for key in _symbol_order(tree) if key in set(everything)))
-            for used in uses:
-                if used == name:
+                raise self.fail(path, f"the formula {text!r} does not parse: {error}") from None
+            uses: dict[str, None] = {}
+            for key in _symbol_order(tree):
+                where = position.get(key)
+                if where is None:
+                    self.constant_or_unknown(key, text, path, [*leaves, *names[:index]])
+                    continue
+                if where == index:
                     raise self.fail(path, f"{name} uses itself: a graph has no cycles (for a value "
                                     f"through time, name each step: {name}1, {name}2, …)")
-                if used in position and position[used] > index:
-                    later = value[used]
-                    cycle = isinstance(later, str) and name in str(later)
-                    raise self.fail(path, f"{name} uses {used!r}, which is defined later"
+                if where > index:
+                    later = value[key]
+                    cycle = isinstance(later, str) and name in _names_in(later)
+                    raise self.fail(path, f"{name} uses {key!r}, which is defined later"
                                     + (" and uses it in turn (a cycle)" if cycle else "")
                                     + "; nodes may use only inputs, parameters and earlier nodes")
-            for key in symbols(tree):
-                if key not in everything and key.lower() in ("i", "j"):
-                    raise self.fail(path, f"{key!r} is the imaginary unit here; graph values are real "
-                                    "numbers (give a leaf named " + repr(key) + " to use it as a name)")
+                uses[key] = None
             self.differentiable(tree, path)
-            nodes.append(Node(name, text, tree, uses))
+            nodes.append(Node(name, text, tree, tuple(uses)))
         return nodes
+
+    def constant_or_unknown(self, key: str, text: str, path: Path, defined: list[str]) -> None:
+        """A name no leaf or earlier node has: e and pi are constants; anything else is an error."""
+        if key in ("e", "pi"):
+            return
+        if key in ("i", "j"):
+            raise self.fail(path, f"{key!r} is the imaginary unit here; graph values are real "
+                            f"numbers (give a leaf named {key!r} to use it as a name)")
+        if not defined:
+            raise self.fail(path, f"the formula {text!r} uses {key!r}, which is not defined: give the "
+                            "leaves first, e.g. inputs: {x: 3, y: -4}")
+        from .problem import did_you_mean
+
+        shown = ", ".join(defined[:12]) + (", …" if len(defined) > 12 else "")
+        raise self.fail(path, f"unknown name {key!r} in {text!r}{did_you_mean(key, defined)}; a node may "
+                        f"use the inputs, the parameters and earlier nodes ({shown})")
 
     def differentiable(self, tree: Expr, path: Path) -> None:
         from .expr import nodes as subtrees
@@ -638,6 +712,12 @@ class _GraphReader:
         raise self.fail(("output",), f"expected the name of a node, got {describe(value)}"
                         f"{did_you_mean(str(value), names)}; nodes: {', '.join(names[:12])}"
                         + (", …" if len(names) > 12 else ""))
+
+
+def _names_in(text: str) -> set[str]:
+    import re
+
+    return set(re.findall(r"[A-Za-z][A-Za-z0-9_]*", text))
 
 
 def _symbol_order(tree: Expr) -> Iterator[str]:

@@ -23,8 +23,9 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import numpy as np
 
@@ -334,22 +335,27 @@ def old_value(diagnoser: Diagnoser, path: str) -> Iterator[Candidate]:
     """The parameter as it was: the update left out (also when it is smaller than the tolerance)."""
     parameter = _updated_parameter(diagnoser, path)
     if parameter is not None:
-        name = parameter.name
-        yield parameter.value, (f"is the value before the update ({name} = "
-                                f"{format_number(parameter.value)}): one SGD step gives "
-                                f"{name} − η·∂C/∂{name} = {format_number(parameter.updated)}.")
+        yield sgd_old_value(parameter.name, parameter.value, parameter.updated)
 
 
 def update_mistakes(diagnoser: Diagnoser, path: str) -> Iterator[Candidate]:
     parameter = _updated_parameter(diagnoser, path)
-    if parameter is None:
-        return
-    rate = diagnoser.problem.learning_rate
-    old, gradient = parameter.value, parameter.gradient
-    yield old + rate * gradient, ("matches w + η·∂C/∂w: gradient descent subtracts, "
-                                  "w ← w − η·∂C/∂w.")
-    yield old - gradient, f"matches w − ∂C/∂w without the learning rate η = {format_number(rate)}."
-    yield -rate * gradient, "is the step −η·∂C/∂w alone: add it to the old value w."
+    if parameter is not None:
+        yield from sgd_mistakes(parameter.value, parameter.gradient, diagnoser.problem.learning_rate)
+
+
+def sgd_old_value(name: str, old: float, updated: float, cost: str = "C") -> Candidate:
+    """The value before the step (shared with computation graphs)."""
+    return old, (f"is the value before the update ({name} = {format_number(old)}): one SGD step "
+                 f"gives {name} − η·∂{cost}/∂{name} = {format_number(updated)}.")
+
+
+def sgd_mistakes(old: float, gradient: float, rate: float, cost: str = "C") -> Iterator[Candidate]:
+    """The SGD step taken the wrong way (shared with computation graphs)."""
+    yield old + rate * gradient, (f"matches w + η·∂{cost}/∂w: gradient descent subtracts, "
+                                  f"w ← w − η·∂{cost}/∂w.")
+    yield old - gradient, f"matches w − ∂{cost}/∂w without the learning rate η = {format_number(rate)}."
+    yield -rate * gradient, f"is the step −η·∂{cost}/∂w alone: add it to the old value w."
 
 
 def _rounding(digits: int) -> Callable[[np.ndarray], np.ndarray]:

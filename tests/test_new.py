@@ -260,7 +260,7 @@ def test_an_existing_file_is_kept_without_force(tmp_path):
 
 def test_a_directory_or_a_missing_folder_is_refused(tmp_path):
     result = bpcalc("new", str(tmp_path), "--force")
-    assert result.exit_code == 2 and "is a directory" in result.stderr
+    assert result.exit_code == 2 and "is not a regular file" in result.stderr
     result = bpcalc("new", str(tmp_path / "no" / "p.yaml"))
     assert result.exit_code == 2 and "does not exist" in result.stderr
 

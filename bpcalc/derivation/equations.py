@@ -26,8 +26,10 @@ from ..expr import (
 from ..numbers import format_number
 from ..problem import Problem
 from ..solver import Parameter, Solution
-from .arithmetic import MAX_SUBSTITUTED, choose_pieces, put_in, redoable, shown
-from .model import Caution, Derivation, Math, Prose, Step, equation
+from .arithmetic import MAX_SUBSTITUTED, choose_pieces, put_in, shown
+from .model import Caution, Derivation, Math, Prose, equation
+from .steps import StepBuilder, holds
+from .steps import fold as _fold
 from .notation import Names, TooManyTerms
 
 SCALAR_WIDTH = 5            # scalars are on by default when no layer is wider than this
@@ -35,13 +37,6 @@ MAX_TERMS = 12              # terms of a sum written out (neurons, examples, out
 
 _PLURAL = {"weights": "weights", "bias": "biases"}
 ETA = Sym("eta")
-
-
-def _fold(op: type, items: Sequence[Expr]) -> Expr:
-    result = items[0]
-    for item in items[1:]:
-        result = op(result, item)
-    return result
 
 
 def layer_parameters(problem: Problem, solution: Solution, l: int) -> list[Parameter]:
@@ -63,23 +58,20 @@ def layer_parameters(problem: Problem, solution: Solution, l: int) -> list[Param
     return out
 
 
-class Builder:
-    """Builds the steps of one derivation, remembering what a student already knows."""
+class Builder(StepBuilder):
+    """Builds the steps of one layered network's derivation, remembering what a student
+    already knows."""
 
     def __init__(self, problem: Problem, solution: Solution, names: Names, digits: int,
                  scalars: bool, vectors: bool = True) -> None:
+        super().__init__(digits, scalars)
         self.p, self.s, self.names = problem, solution, names
-        self.digits, self.scalars, self.vectors = digits, scalars, vectors
+        self.vectors = vectors
         self.L = len(problem.layers)
         self.n = len(problem.inputs)
         self.multi = self.n > 1
-        self.steps: list[Step] = []
-        self.sections: list[str] = []
-        self.section = ""
-        self.noted: set[str] = set()
         self.fprime_step: dict[tuple[int, int, int], int] = {}   # (layer, neuron, example)
         self.delta_step: dict[tuple[int, int], int] = {}          # (layer, example)
-        self.dropped: list[int] = []
         self.param_mode = False
         self.functions = function_table()
         self._parameters: dict[int, list[Parameter]] = {}
@@ -125,44 +117,7 @@ class Builder:
 
     # -- plumbing -------------------------------------------------------------------------
     def begin(self, name: str, x: int | None = None) -> None:
-        self.section = f"{name}, example {x + 1}" if x is not None and self.multi else name
-        if self.section not in self.sections:
-            self.sections.append(self.section)
-
-    def once(self, key: str, prose: Prose | None) -> Prose | None:
-        if prose is None or key in self.noted:
-            return None
-        self.noted.add(key)
-        return prose
-
-    def add(self, title: str, lhs: Expr, general: Expr | None, value: Any, rule: str, *,
-            template: Expr | None = None, remember: bool = True, everywhere: bool = False,
-            numbers: bool = True, **extra: Any) -> int:
-        """A step: its substituted form is ``template`` (default: ``general``) with what is
-        known put in, at digits a student can redo; then ``lhs`` is known."""
-        if isinstance(value, np.ndarray):
-            value = value.astype(np.float64, copy=True)
-        elif value is not None:
-            value = float(value)
-        extra.setdefault("digits", self.digits)
-        source = general if template is None else template
-        substituted = None
-        if numbers and value is not None and source is not None and np.all(np.isfinite(value)):
-            substituted = put_in(source, self.lookup, self.digits)
-            if substituted is not None:
-                if substituted == source and not _numbers_in(substituted):
-                    substituted = None           # nothing known to put in
-                else:
-                    fitted = redoable(substituted, value, extra["digits"], self.digits)
-                    if fitted is None or not _holds(fitted, value):
-                        if np.ndim(value) == 0:     # a vector form is a summary: its entries follow
-                            self.dropped.append(len(self.steps))
-                        fitted = None
-                    substituted = fitted
-        self.steps.append(Step(self.section, title, lhs, general, substituted, value, rule, **extra))
-        if remember:
-            self.learn(lhs, value, everywhere)
-        return len(self.steps) - 1
+        super().begin(f"{name}, example {x + 1}" if x is not None and self.multi else name)
 
     def layer_forms(self, l: int) -> tuple[bool, bool]:
         """(vector form, scalar entries) for layer l. For --param a small layer is written
@@ -190,14 +145,6 @@ class Builder:
 
     def ex(self, x: int) -> int | None:
         return x if self.multi else None
-
-    def update_digits(self, old: Any, new: Any) -> int:
-        """Enough digits that an update shows a change (−5 → −4.9996, not −5 → −5)."""
-        old, new = np.ravel(old), np.ravel(new)
-        for digits in range(self.digits, 18):
-            if all(format_number(o, digits) != format_number(n, digits) for o, n in zip(old, new) if o != n):
-                return digits
-        return 17
 
     def parameters(self, l: int) -> list[Parameter]:
         if l not in self._parameters:
@@ -380,7 +327,7 @@ class Builder:
     def shows(self, general: Expr, value: Any) -> bool:
         """Would ``general`` with the known numbers put in give ``value``?"""
         substituted = put_in(general, self.lookup, 17, limit=10**6)
-        return substituted is not None and _holds(substituted, value)
+        return substituted is not None and holds(substituted, value)
 
     def fused_cost(self, L: int, size: int, term: Expr) -> Expr:
         """C from z (the fused form), each output's term with this layer's symbols."""
@@ -878,12 +825,7 @@ class Builder:
 
     def finish(self, title: str, intro: tuple[Prose, ...], param: str | None,
                cautions: Iterable[Caution]) -> Derivation:
-        found = list(cautions)
-        for index in self.dropped:
-            found.append(Caution("arithmetic", (
-                "bpcalc could not show this step's arithmetic exactly, so only its result is shown",), index))
-        return Derivation(title, tuple(self.steps), tuple(found), tuple(self.sections), intro,
-                          digits=self.digits, param=param, scalars=self.scalars)
+        return self.derivation(title, intro, param, cautions)
 
 
 # ------------------------------------------------------------------ what the registries say
@@ -995,25 +937,6 @@ def bp2_rule() -> Prose:
 
 
 # ------------------------------------------------------------------ helpers
-
-def _numbers_in(tree: Expr) -> bool:
-    return any(isinstance(node, Num) for node in nodes(tree))
-
-
-def _holds(substituted: Expr, value: Any) -> bool:
-    """Does the substituted tree evaluate to the value (relative 1e-9)?"""
-    try:
-        with np.errstate(all="ignore"):
-            got = evaluate(substituted)
-    except Exception:  # noqa: BLE001 - any failure means: do not show this arithmetic
-        return False
-    if np.iscomplexobj(got):
-        return False
-    got, want = np.asarray(got, dtype=np.float64), np.asarray(value, dtype=np.float64)
-    if got.shape != want.shape or not np.all(np.isfinite(got)):
-        return False
-    return bool(np.allclose(got, want, rtol=1e-9, atol=1e-12))
-
 
 def _symbols(tree: Expr) -> set[Sym]:
     return {node for node in nodes(tree) if isinstance(node, Sym)}
