@@ -32,7 +32,7 @@ DEFAULT_SIZES = "2-2-1"
 DEFAULT_ACTIVATION = "sigmoid"
 DEFAULT_LOSS = "half_squared_error"
 LAYERED_NEXT = ("bpcalc solve {file}", "bpcalc explain {file}")
-GRAPH_NEXT = ("bpcalc solve {file}", "bpcalc solve {file} --format json")   # explain: layered only, so far
+GRAPH_NEXT = ("bpcalc solve {file}", "bpcalc explain {file}")
 _SIZES = re.compile(r"\s*\d+(?:\s*-\s*\d+)+\s*\Z")
 
 
