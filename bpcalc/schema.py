@@ -68,11 +68,18 @@ def problem_schema() -> dict[str, Any]:
     from . import __version__
     from .activations import ACTIVATIONS
     from .expr import function_table
-    from .graph import GRAPH_KEYS, REDUCTIONS as GRAPH_REDUCTIONS
     from .grading import QUESTION_KEYS
+    from .graph import GRAPH_KEYS
+    from .graph import REDUCTIONS as GRAPH_REDUCTIONS
     from .losses import LOSSES
-    from .problem import (ACTIVATION_PARAMETERS, LAYER_KEYS, LOSS_KEYS, PARAMETER_KINDS, REDUCTIONS,
-                          TOP_KEYS)
+    from .problem import (
+        ACTIVATION_PARAMETERS,
+        LAYER_KEYS,
+        LOSS_KEYS,
+        PARAMETER_KINDS,
+        REDUCTIONS,
+        TOP_KEYS,
+    )
 
     activations = sorted(ACTIVATIONS)
     defs: dict[str, Any] = {
@@ -202,6 +209,13 @@ def _properties(keys: Iterable[str], known: Mapping[str, Any]) -> dict[str, Any]
     return {key: known[key] for key in keys}
 
 
+def _examples(description: str, item: str, properties: dict[str, Any]) -> dict[str, Any]:
+    """A non-empty list of examples, each a mapping with exactly ``properties``."""
+    return {"title": "Several examples", "description": description, "type": "array", "minItems": 1,
+            "items": {"title": "An example", "description": item, "type": "object",
+                      "required": list(properties), "additionalProperties": False, "properties": properties}}
+
+
 def _layered_schema(top_keys: Iterable[str], activations: Mapping[str, Any]) -> dict[str, Any]:
     known = {
         "title": _ref("text", "Title", "A short title, shown above the tables."),
@@ -211,20 +225,10 @@ def _layered_schema(top_keys: Iterable[str], activations: Mapping[str, Any]) -> 
         "target": _ref("numbers", "Target t",
                        "The target: a number or a list, one per output neuron (a class is a one-hot "
                        "list such as [0, 1, 0]; cross-entropies need values between 0 and 1)."),
-        "examples": {
-            "title": "Several examples",
-            "description": "Instead of input/target: a list of {input: …, target: …}; the cost is "
-                           "their mean or sum (reduction).",
-            "type": "array", "minItems": 1,
-            "items": {
-                "title": "An example", "description": "One input and its target.",
-                "type": "object", "required": ["input", "target"], "additionalProperties": False,
-                "properties": {
-                    "input": _ref("numbers", "Input", "This example's input a⁰."),
-                    "target": _ref("numbers", "Target", "This example's target t."),
-                },
-            },
-        },
+        "examples": _examples("Instead of input/target: a list of {input: …, target: …}; the cost is "
+                              "their mean or sum (reduction).", "One input and its target.", {
+                                  "input": _ref("numbers", "Input", "This example's input a⁰."),
+                                  "target": _ref("numbers", "Target", "This example's target t.")}),
         "loss": _ref("loss", "Loss", "The cost C (default half_squared_error): a built-in name, "
                      "{name: huber, delta: 0.5}, or your own {cost: (a - t)^4/4}."),
         "reduction": _ref("reduction", "Reduction", "With examples: mean (default) or sum of the costs."),
@@ -391,21 +395,12 @@ def _graph_schema(graph_keys: Iterable[str], reductions: Iterable[str]) -> dict[
                        "The node whose gradients are taken (default: the last node)."),
         "learning_rate": _doc({"anyOf": [{"$ref": "#/$defs/positive"}, {"type": "null"}]},
                               "Learning rate η", "For the SGD update of the parameters (optional)."),
-        "examples": {
-            "title": "Several examples",
-            "description": "Input sets evaluated at once: [{inputs: {x: 1}}, …]; every example gives "
-                           "the same names.",
-            "type": "array", "minItems": 1,
-            "items": {
-                "title": "An example", "description": "{inputs: {name: number}}",
-                "type": "object", "required": ["inputs"], "additionalProperties": False,
-                "properties": {"inputs": _doc({
-                    "type": "object", "minProperties": 1,
-                    "propertyNames": {"$ref": "#/$defs/graphName"},
-                    "additionalProperties": {"$ref": "#/$defs/number"}},
-                    "Inputs", "This example's values of the inputs that vary.")},
-            },
-        },
+        "examples": _examples("Input sets evaluated at once: [{inputs: {x: 1}}, …]; every example gives "
+                              "the same names.", "{inputs: {name: number}}", {
+                                  "inputs": _doc({"type": "object", "minProperties": 1,
+                                                  "propertyNames": {"$ref": "#/$defs/graphName"},
+                                                  "additionalProperties": {"$ref": "#/$defs/number"}},
+                                                 "Inputs", "This example's values of the inputs that vary.")}),
         "reduction": _doc({"anyOf": [{"enum": list(reductions)},
                                      {"type": "string", "pattern": any_case(reductions)}]},
                           "Reduction", "With examples: mean (default) or sum over the examples."),
@@ -513,4 +508,4 @@ def _question_schema(question_keys: Iterable[str]) -> dict[str, Any]:
     }
 
 
-__all__ = ["problem_schema", "any_case", "DRAFT", "SCHEMA_ID", "SCHEMA_FILE", "MODELINE", "NUMBER_TEXT"]
+__all__ = ["DRAFT", "MODELINE", "NUMBER_TEXT", "SCHEMA_FILE", "SCHEMA_ID", "any_case", "problem_schema"]

@@ -241,10 +241,10 @@ def layered(sizes: Sequence[int], activation: str = DEFAULT_ACTIVATION, loss: st
             f"{counted(columns, 'neuron')} of layer {number - 1}"
         lines += [
             f"  # Layer {number} ({role}): {counted(rows, 'neuron')}, fed by the {feeding}.",
-            f"  # weights: {rows}×{columns}, row j = the weights into neuron j (w^{number}_jk: neuron j, "
-            "input k);",
-            f"  # bias: one per neuron (remove it for none). Their names: w{number}_jk, b{number}_j "
-            "(1-based),",
+            (f"  # weights: {rows}×{columns}, row j = the weights into neuron j (w^{number}_jk: neuron j, "
+             "input k);"),
+            (f"  # bias: one per neuron (remove it for none). Their names: w{number}_jk, b{number}_j "
+             "(1-based),"),
             "  # or yours with names: {weights: ..., bias: ...}; fixed: weights keeps them out of SGD.",
             f"  - activation: {layer_activation.name}",
         ]
@@ -326,4 +326,4 @@ def build(template: Template, path: str) -> Template:
     return template
 
 
-__all__ = ["Template", "parse_sizes", "layered", "graph", "build", "gives_probabilities"]
+__all__ = ["Template", "build", "gives_probabilities", "graph", "layered", "parse_sizes"]

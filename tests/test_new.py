@@ -16,6 +16,7 @@ import tempfile
 import jsonschema
 import numpy as np
 import pytest
+from clitools import bpcalc
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -25,7 +26,6 @@ from bpcalc.errors import BpcalcError
 from bpcalc.losses import LOSSES
 from bpcalc.problem import load, parse_yaml
 from bpcalc.schema import MODELINE, problem_schema
-from clitools import bpcalc
 
 VALIDATOR = jsonschema.Draft202012Validator(problem_schema())
 ACTIVATION_NAMES = sorted(ACTIVATIONS)            # aliases too (linear)
@@ -174,7 +174,8 @@ def test_the_closing_comment_names_commands_that_work(tmp_path, monkeypatch):
         os.makedirs("work", exist_ok=True)
         path = os.path.join("work", "my problem.yaml")
         assert bpcalc("new", path, "--force", *options).exit_code == 0
-        lines = open(path, encoding="utf-8").read().splitlines()
+        with open(path, encoding="utf-8") as handle:
+            lines = handle.read().splitlines()
         steps = [line[1:].strip() for line in lines[lines.index("# Next:") + 1:]]
         assert steps and all(step.startswith("bpcalc ") for step in steps)
         for step in steps:

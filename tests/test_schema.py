@@ -16,16 +16,16 @@ import textwrap
 
 import jsonschema
 import pytest
+from clitools import PROBLEMS, ROOT, bpcalc
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from networks import networks
 
 from bpcalc.errors import BpcalcError
 from bpcalc.grading import QUESTION_KEYS
 from bpcalc.graph import GRAPH_KEYS
 from bpcalc.problem import LAYER_KEYS, LOSS_KEYS, TOP_KEYS, _Validator, parse_yaml
 from bpcalc.schema import DRAFT, NUMBER_TEXT, any_case, problem_schema
-from clitools import PROBLEMS, ROOT, bpcalc
-from networks import networks
 
 SCHEMA = problem_schema()
 VALIDATOR = jsonschema.Draft202012Validator(SCHEMA)
