@@ -204,7 +204,7 @@ def solve_graph(problem: GraphProblem) -> GraphSolution:
             traces.append(trace)
         bad = _first_not_finite([trace.value for trace in traces], scalar)
         if bad is not None:
-            _check_value(problem, traces[bad])
+            _check_value(problem, traces[bad], env)
         grads: dict[str, Any] = dict.fromkeys(env, 0.0)
         grads[problem.output] = 1.0
         local: dict[tuple[str, str], Any] = {}
@@ -312,55 +312,66 @@ _RELATIONS: dict[str, Callable[[Any, Any], Any]] = {
 
 
 class _Trace:
-    """One node's tree evaluated subtree by subtree (kept for its backward pass)."""
+    """One node's tree evaluated subtree by subtree, kept for its backward pass: a record
+    (subtree, argument values, value, indices of the records of its arguments) for each
+    subtree that depends on a leaf or node; constant subtrees keep only their value."""
 
-    __slots__ = ("constant", "node", "order", "size", "value", "values")
+    __slots__ = ("memo", "node", "records", "value")
 
     def __init__(self, node: Node, env: Mapping[str, Any]) -> None:
         self.node = node
-        self.order: list[Expr] = []                 # post-order, each subtree once
-        self.values: dict[int, Any] = {}
-        self.constant: dict[int, bool] = {}
-        self.value = self._evaluate(node.tree, env)
+        self.records: list[tuple[Any, list[Any] | None, Any, list[int] | None]] = []
+        self.memo: dict[int, tuple[Any, int]] = {}
+        self.value = self._evaluate(node.tree, env)[0]
+        self.memo = {}
 
-    def _evaluate(self, sub: Expr, env: Mapping[str, Array]) -> Any:
+    def _evaluate(self, sub: Expr, env: Mapping[str, Any]) -> tuple[Any, int]:
+        """(value, index of its record, or −1 for a constant)."""
         key = id(sub)
-        if key in self.values:
-            return self.values[key]
+        found = self.memo.get(key)
+        if found is not None:
+            return found
         kind = type(sub)
         if kind is Sym:
             value = env.get(sub.key)
-            constant = value is None
-            if constant:
-                value = float(CONSTANTS[sub.key.lower()])       # e or pi (checked at load)
+            if value is None:
+                result = (float(CONSTANTS[sub.key.lower()]), -1)   # e or pi (checked at load)
+            else:
+                self.records.append((sub.key, None, value, None))
+                result = (value, len(self.records) - 1)
         elif kind is Num:
-            value, constant = float(sub.value), True
+            result = (float(sub.value), -1)
         else:
-            children = _children(sub)
-            args = [self._evaluate(child, env) for child in children]
+            parts = [self._evaluate(child, env) for child in _children(sub)]
+            args = [value for value, _index in parts]
             value = _apply(sub, args)
-            constant = all(self.constant[id(child)] for child in children)
-        self.values[key], self.constant[key] = value, constant
-        self.order.append(sub)
-        return value
+            indices = [index for _value, index in parts]
+            if max(indices) < 0:
+                result = (value, -1)
+            else:
+                self.records.append((sub, args, value, indices))
+                result = (value, len(self.records) - 1)
+        self.memo[key] = result
+        return result
 
-    def local(self) -> dict[str, Array]:
+    def local(self) -> dict[str, Any]:
         """∂node/∂name for every name the node reads (reverse mode over the tree)."""
-        values, constant = self.values, self.constant
-        adjoint: dict[int, Any] = {id(self.node.tree): 1.0}
+        records = self.records
         found: dict[str, Any] = {}
-        for sub in reversed(self.order):
-            g = adjoint.pop(id(sub), None)
-            if g is None or constant[id(sub)]:
-                continue
-            if type(sub) is Sym:
-                found[sub.key] = found.get(sub.key, 0.0) + g
-                continue
-            children = _children(sub)
-            parts = _PARTIALS[type(sub)](sub, [values[id(c)] for c in children], values[id(sub)])
-            for child, part in zip(children, parts):
-                if not constant[id(child)]:
-                    adjoint[id(child)] = adjoint.get(id(child), 0.0) + g * part
+        if records and records[-1][0] is not None:
+            adjoint: list[Any] = [None] * len(records)
+            adjoint[-1] = 1.0                  # the root is evaluated last
+            for i in range(len(records) - 1, -1, -1):
+                g = adjoint[i]
+                if g is None:
+                    continue
+                sub, args, value, indices = records[i]
+                if indices is None:            # a name: sub is its key
+                    found[sub] = found[sub] + g if sub in found else g
+                    continue
+                for index, part in zip(indices, _PARTIALS[type(sub)](sub, args, value)):
+                    if index >= 0:
+                        adjoint[index] = g * part if adjoint[index] is None else adjoint[index] + g * part
         return {name: found.get(name, 0.0) for name in self.node.uses}
 
 
@@ -435,15 +446,30 @@ _PARTIALS: dict[type, Callable[[Any, list[Any], Any], list[Any]]] = {
 }
 
 
-def _check_value(problem: GraphProblem, trace: _Trace) -> None:
-    """A node whose value is not a finite real number: say which operation failed, and where."""
+def _check_value(problem: GraphProblem, trace: _Trace, env: Mapping[str, Any]) -> None:
+    """A node whose value is not a finite real number: say which operation failed, and where
+    (the innermost one: its arguments are finite, its value is not)."""
     size = problem.examples
-    for sub in trace.order:                       # the innermost failing operation comes first
-        value = np.broadcast_to(trace.values[id(sub)], (size,))
-        if np.all(np.isfinite(value)):
-            continue
-        example = int(np.flatnonzero(~np.isfinite(value))[0])
-        args = [float(np.broadcast_to(trace.values[id(c)], (size,))[example]) for c in _children(sub)]
+    failed: list[tuple[Expr, list[float], int]] = []
+
+    def walk(sub: Expr) -> Any:
+        args = [walk(child) for child in _children(sub)]
+        if type(sub) is Sym:
+            value = env.get(sub.key, CONSTANTS.get(sub.key.lower(), np.nan))
+        elif type(sub) is Num:
+            value = float(sub.value)
+        else:
+            value = _apply(sub, args)
+        values = np.broadcast_to(value, (size,))
+        if not failed and not np.all(np.isfinite(values)):
+            example = int(np.flatnonzero(~np.isfinite(values))[0])
+            failed.append((sub, [float(np.broadcast_to(a, (size,))[example]) for a in args], example))
+        return value
+
+    with np.errstate(all="ignore"):
+        walk(trace.node.tree)
+    if failed:
+        sub, args, example = failed[0]
         where = f" (example {example + 1})" if not problem.single else ""
         raise problem.error(("nodes", trace.node.name), _domain_message(sub, args) + where)
 
