@@ -130,6 +130,62 @@ def solve(file: str, fmt: str, precision: int) -> None:
     print_tables(tables, make_console(), heading)
 
 
+@main.command(short_help="A picture of the solved problem: DOT, Mermaid, SVG or PNG.")
+@click.argument("file")
+@click.option("--format", "-f", "fmt", type=click.Choice(("dot", "mermaid", "markdown", "svg", "png")),
+              default=None, help="dot (Graphviz source), mermaid (GitHub draws it), markdown (a "
+              "```mermaid block), svg or png (need Graphviz's dot) [default: from --output's "
+              "extension, else dot].")
+@click.option("--output", "-o", metavar="FILE",
+              help="Write to FILE (atomically) instead of stdout; .dot/.gv, .mmd/.mermaid, .md, .svg "
+                   "or .png picks the format.")
+@click.option("--precision", "-p", type=click.IntRange(1, 17), default=4, show_default=True,
+              help="Significant digits of the numbers in the picture.")
+@user_errors
+def graph(file: str, fmt: str | None, output: str | None, precision: int) -> None:
+    """Draw a problem after its backward pass: every node with its value and gradient.
+
+    A computation graph shows each input, parameter and node (name, formula,
+    value, ∂out/∂name), an edge from each name a node uses, labelled with the
+    local derivative, and the output highlighted. A layered network shows the
+    inputs, each neuron (z, a, δ, its bias and ∂C/∂b), each weight as an edge
+    (w and ∂C/∂w) and the cost; a layer wider than 5 neurons makes it one box
+    per layer with its shape. With up to 3 examples the per-example numbers
+    are lists, with more those of example 1 (the title says which).
+
+    \b
+    Examples:
+      bpcalc graph problems/simple_network.yaml
+      bpcalc graph problems/mazur_2_2_2.yaml --format mermaid
+      bpcalc graph problems/simple_network.yaml -o simple_network.svg
+      bpcalc graph problems/tanh_2_3_1.yaml --format png > tanh.png
+      bpcalc graph problems/simple_network.yaml | dot -Tpdf > simple_network.pdf
+    """
+    from .problem import load
+    from .render.pictures import BINARY, choose_format, draw
+    from .solver import solve as run
+
+    chosen = choose_format(output, fmt)
+    if output is None and chosen in ("svg", "png") and _stdout_is_terminal():
+        raise BadInput(f"{chosen.upper()} is not for a terminal: write it to a file with --output "
+                       f"picture.{chosen}, or pipe it (> picture.{chosen})")
+    data = draw(run(load(file)), chosen, precision)
+    if output is not None:
+        from .files import write_atomic
+
+        write_atomic(output, data, inputs=(file,))
+    elif chosen in BINARY:
+        sys.stdout.flush()
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+    else:
+        click.echo(data.decode("utf-8"), nl=False)
+
+
+def _stdout_is_terminal() -> bool:
+    return sys.stdout.isatty()
+
+
 @main.command(short_help="Prove the answer keys of problem files right.")
 @click.argument("paths", nargs=-1, required=True)
 @format_options("text", "json")
@@ -269,6 +325,9 @@ def explain(file: str, param: str | None, scalars: bool | None, stepwise: bool, 
     from .solver import solve as run
 
     solution = run(load(file))
+    if concepts and getattr(solution, "kind", None) == "graph":
+        raise BadInput("--concepts answers the course's questions about layered networks; "
+                       f"{file} is a computation graph (try --param NAME)")
     if concepts:
         derivation = concept_questions(solution.problem, solution, digits=precision)
     else:

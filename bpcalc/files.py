@@ -140,6 +140,48 @@ def same_file(first: str | os.PathLike[str], second: str | os.PathLike[str]) -> 
         return False
 
 
+def write_atomic(path: str, data: bytes, *, inputs: tuple[str, ...] = ()) -> None:
+    """Write ``data`` to ``path`` whole or not at all: a temporary file beside it, then a
+    rename over it (an existing file keeps its permissions; a new one gets 0666 less the
+    umask). Refuses a path that is one of ``inputs`` or is not a regular file."""
+    import tempfile
+
+    target = os.path.abspath(path)
+    folder = os.path.dirname(target)
+    if not os.path.isdir(folder):
+        raise _fail(path, f"the folder {visible(folder)} does not exist")
+    if os.path.lexists(target) and not os.path.isfile(target):
+        raise _fail(path, "exists and is not a regular file; choose another name")
+    for source in inputs:
+        if same_file(path, source) or os.path.realpath(path) == os.path.realpath(source):
+            raise _fail(path, f"that is the input file ({visible(source)}); write to another file")
+    try:
+        mode = stat.S_IMODE(os.stat(target).st_mode)
+    except OSError:
+        mask = os.umask(0)
+        os.umask(mask)
+        mode = 0o666 & ~mask
+    temporary = None
+    try:
+        descriptor, temporary = tempfile.mkstemp(prefix=f".{os.path.basename(target)}.bpcalc-partial-",
+                                                 dir=folder)
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(temporary, mode)
+        os.replace(temporary, target)
+        temporary = None
+    except OSError as error:
+        raise _fail(path, f"cannot be written ({error.strerror or error})") from None
+    finally:
+        if temporary is not None:
+            try:
+                os.unlink(temporary)
+            except OSError:
+                pass
+
+
 __all__ = ["MAX_PROBLEM_BYTES", "MAX_ANSWERS_BYTES", "MAX_SUBMISSIONS_BYTES", "open_regular",
            "read_bytes", "decode", "read_text", "open_text", "TextStream", "is_regular",
-           "same_file", "TextIO"]
+           "same_file", "write_atomic", "TextIO"]

@@ -42,3 +42,14 @@ def bpcalc(*args: str, input: str | None = None, env: dict | None = None):
 def crashed(result) -> bool:
     """An exception other than Click's own exit escaped the command."""
     return result.exception is not None and not isinstance(result.exception, SystemExit)
+
+
+def is_graph(path: pathlib.Path | str) -> bool:
+    """A computation-graph problem file (``nodes:``), not a layered network."""
+    from bpcalc.problem import load
+
+    return getattr(load(path), "kind", None) == "graph"
+
+
+LAYERED = [path for path in PROBLEMS if not is_graph(path)]
+GRAPHS = [path for path in PROBLEMS if is_graph(path)]

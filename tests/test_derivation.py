@@ -30,19 +30,26 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
+from networks import networks
+from redo import check_derivation, check_step, nums, redone_matches  # noqa: F401
 
 from bpcalc import activations as activation_registry
 from bpcalc.activations import ACTIVATIONS
-from bpcalc.derivation import Derivation, Step, concepts, derive, explain, latex, prose_unicode, shown, unicode
+from bpcalc.derivation import (
+    Step,
+    concepts,
+    derive,
+    explain,
+    latex,
+    prose_unicode,
+    unicode,
+)
 from bpcalc.derivation.printers import TEXT_LATEX
 from bpcalc.errors import BpcalcError
-from bpcalc.expr import Num, Sub, Sym, _children, evaluate
+from bpcalc.expr import Num, Sub, Sym
 from bpcalc.losses import LOSSES
-from bpcalc.paths import resolve
 from bpcalc.problem import Problem, load
 from bpcalc.solver import solve
-
-from networks import networks
 
 ROOT = Path(__file__).resolve().parent.parent
 PROBLEM_FILES = sorted(glob.glob(str(ROOT / "problems" / "*.yaml")))
@@ -51,83 +58,13 @@ IDS = [Path(p).name for p in PROBLEM_FILES]
 
 # ================================================================ the checks
 
-def nums(node) -> list[Num]:
-    if isinstance(node, Num):
-        return [node]
-    return [n for child in _children(node) for n in nums(child)]
-
-
-def as_shown(node):
-    """The tree with every number at the value its text says."""
-    from bpcalc.expr import _rebuild
-
-    if isinstance(node, Num):
-        try:
-            return Num(float(node.text)) if node.text is not None else node
-        except ValueError:
-            return node
-    children = _children(node)
-    return _rebuild(node, [as_shown(c) for c in children]) if children else node
-
-
-def decimals(text: str) -> int:
-    mantissa, _, exponent = text.lower().partition("e")
-    return len(mantissa.partition(".")[2]) - (int(exponent) if exponent else 0)
-
-
-def redone_matches(step: Step) -> bool:
-    """Redo the step with its numbers as shown: does it round to the result as shown?"""
-    with np.errstate(all="ignore"):
-        redone = np.ravel(np.asarray(evaluate(as_shown(step.substituted)), dtype=float))
-        full = np.ravel(np.asarray(evaluate(step.substituted), dtype=float))
-    for got, exact, value in zip(redone, full, np.ravel(np.asarray(step.value, dtype=float))):
-        text = shown(value, step.digits)
-        half = 0.5 * 10.0 ** -decimals(text)
-        noise = abs(exact - value) + 4 * float(np.spacing(abs(value)))   # float rounding, not display
-        if not abs(got - float(text)) <= max(half * (1 + 1e-9) + noise, 5e-324):
-            return False
-    return True
-
-
-def check_step(step: Step, document: dict, digits: int) -> None:
-    where = f"{step.section} / {step.title}: {step.equation_unicode()}"
-    if step.value is None:
-        assert step.substituted is None, where
-        return
-    value = np.asarray(step.value, dtype=float)
-    assert np.all(np.isfinite(value)), where
-    if not step.summarised:
-        assert [n.text for n in nums(step.result)] == [shown(v, step.digits) for v in np.ravel(value)], where
-    if step.substituted is not None:
-        with np.errstate(all="ignore"):
-            got = np.asarray(evaluate(step.substituted), dtype=float)
-        assert got.shape == value.shape, where
-        np.testing.assert_allclose(got, value, rtol=1e-9, atol=1e-12, err_msg=where)
-        assert redone_matches(step), f"redone with the shown numbers, {where} does not give its result"
-        for n in nums(step.substituted):        # every number shown is its own value, rounded
-            if n.text is not None and n.text != "½":
-                assert _same_rounding(n), where
-    if step.key is not None:
-        np.testing.assert_allclose(np.asarray(resolve(document, step.key), dtype=float), value,
-                                   rtol=1e-12, atol=0, err_msg=where)
-
-
-def _same_rounding(n: Num) -> bool:
-    """A shown number is its value rounded at some number of digits."""
-    return any(shown(float(n.value), d) == n.text for d in range(1, 18))
-
-
-def check_derivation(derivation: Derivation, solution) -> None:
-    document = solution.to_dict()
-    assert derivation.steps, derivation.title
-    assert not [w for w in derivation.warnings if w.kind == "arithmetic"], derivation.title
-    for step in derivation.steps:
-        check_step(step, document, derivation.digits)
-    for caution in derivation.warnings:
-        assert caution.step is None or 0 <= caution.step < len(derivation.steps)
-
-
 def all_derivations(problem: Problem, solution):
+    if getattr(problem, "kind", None) == "graph":
+        yield derive(problem, solution)
+        yield derive(problem, solution, digits=3)
+        for name in problem.leaves:
+            yield derive(problem, solution, param=name)
+        return
     yield derive(problem, solution)
     yield derive(problem, solution, scalars=True, digits=3)
     yield derive(problem, solution, scalars=False, digits=6)
@@ -157,12 +94,37 @@ def test_to_dict_is_strict_json_with_every_form(path):
             assert {"general", "substituted", "value", "equation", "lhs", "result", "key", "rule"} <= set(step)
 
 
+def _every_graph_value_is_explained(problem, solution, keys: set) -> None:
+    """Every node's value, the gradient of every node and leaf that reaches the output, and
+    every update, each at its solution path."""
+    def at(path: str, x: int) -> str:
+        return path if problem.single else f"{path}[{x}]"
+
+    for x in range(problem.examples):
+        for node in problem.nodes:
+            assert at(f"nodes.{node.name}.value", x) in keys
+            if np.any(solution.grads[node.name] != 0):
+                assert at(f"nodes.{node.name}.grad", x) in keys, node.name
+        for name in problem.varying:
+            if solution.users[name]:
+                assert at(f"gradients.{name}", x) in keys, name
+    for name in problem.leaves:
+        if name not in problem.varying and solution.users[name]:
+            assert f"gradients.{name}" in keys, name
+    for name in solution.updated:
+        if solution.users[name]:
+            assert f"updated.{name}" in keys, name
+
+
 @pytest.mark.parametrize("path", PROBLEM_FILES, ids=IDS)
 def test_every_solution_value_is_explained(path):
     """z, a, δ of every layer and every gradient and update appear as some step's value."""
     problem = load(path)
     solution = solve(problem)
     keys = {step.key for step in derive(problem, solution, scalars=True).steps}
+    if getattr(problem, "kind", None) == "graph":
+        _every_graph_value_is_explained(problem, solution, keys)
+        return
     for parameter in solution.parameters():
         assert f"gradients.{parameter.name}" in keys
         if problem.learning_rate is not None:
@@ -500,8 +462,7 @@ def test_prose_uses_only_characters_latex_can_typeset():
     for path in PROBLEM_FILES:
         problem = load(path)
         solution = solve(problem)
-        for derivation in (derive(problem, solution), concepts(problem, solution),
-                           derive(problem, solution, param=next(solution.parameters()).name)):
+        for derivation in all_derivations(problem, solution):
             texts = [derivation.title, *derivation.sections]
             for step in derivation.steps:
                 texts.append(step.title)

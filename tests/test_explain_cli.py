@@ -16,13 +16,19 @@ import uuid
 import pytest
 from rich.cells import cell_len
 
-from clitools import ANSI, PROBLEMS, REFERENCE, ROOT, bpcalc
+from bpcalc.problem import load
+from clitools import ANSI, PROBLEMS, REFERENCE, ROOT, bpcalc, is_graph
 
 IDS = [p.name for p in PROBLEMS]
 FORMATS = ("text", "markdown", "latex", "json")
 VARIANTS = ((), ("--no-scalars",), ("--scalars",), ("--concepts",))
 
 pytestmark = pytest.mark.usefixtures("from_repo_root")
+
+
+def variants_of(problem) -> tuple[tuple[str, ...], ...]:
+    """The option sets worth trying on a problem file (a graph has no --concepts)."""
+    return VARIANTS if not is_graph(problem) else ((), ("--param", load(problem).leaves[0]))
 
 
 def ok(*args: str, input: str | None = None) -> str:
@@ -38,7 +44,7 @@ def ok(*args: str, input: str | None = None) -> str:
 @pytest.mark.parametrize("problem", PROBLEMS, ids=IDS)
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_every_format_of_every_problem(problem, fmt):
-    for variant in VARIANTS:
+    for variant in variants_of(problem):
         out = ok("explain", f"problems/{problem.name}", "--format", fmt, *variant)
         assert out.strip()
         if fmt == "json":
@@ -49,14 +55,15 @@ def test_every_format_of_every_problem(problem, fmt):
 @pytest.mark.parametrize("problem", PROBLEMS, ids=IDS)
 def test_param_of_every_parameter(problem):
     names = list(json.loads(ok("solve", f"problems/{problem.name}", "--format", "json"))["gradients"])
+    cost = load(problem).output if is_graph(problem) else "C"
     for name in names:
         out = ok("explain", f"problems/{problem.name}", "--param", name)
-        assert f"∂C/∂{name}" in out
+        assert f"∂{cost}/∂{name}" in out
 
 
 @pytest.mark.parametrize("problem", PROBLEMS, ids=IDS)
 def test_text_fits_80_columns_numbers_every_step_and_has_no_ansi(problem):
-    for variant in VARIANTS[1:]:
+    for variant in VARIANTS[1:] if not is_graph(problem) else (("--param", load(problem).leaves[-1]),):
         out = ok("explain", f"problems/{problem.name}", *variant)
         assert not [line for line in out.splitlines() if cell_len(line) > 80 or line != line.rstrip()]
     out = ok("explain", f"problems/{problem.name}")
@@ -139,7 +146,7 @@ def markdown_problems(text: str) -> list[str]:
 
 @pytest.mark.parametrize("problem", PROBLEMS, ids=IDS)
 def test_markdown_math_delimiters_balance(problem):
-    for variant in VARIANTS:
+    for variant in variants_of(problem):
         out = ok("explain", f"problems/{problem.name}", "--format", "markdown", *variant)
         assert not markdown_problems(out), markdown_problems(out)[:5]
         assert out.startswith("## ") and "**Step 1/" in out
@@ -204,7 +211,7 @@ def latex_problems(text: str) -> list[str]:
 
 @pytest.mark.parametrize("problem", PROBLEMS, ids=IDS)
 def test_latex_passes_the_parser_check(problem):
-    for variant in VARIANTS:
+    for variant in variants_of(problem):
         body = ok("explain", f"problems/{problem.name}", "--format", "latex", *variant)
         assert not latex_problems(body), latex_problems(body)[:5]
         assert "\\documentclass" not in body and body.count("\\begin{align*}") >= 1

@@ -424,7 +424,9 @@ def _trees(children):
         st.builds(lambda cls, l, r: cls(l, r), binary, children, children),
         children.map(Neg),
         st.builds(lambda f, arg, d: Call(f, (arg,), d if FUNCTIONS[f].derivative else 0),
-                  FUNCTION_NAMES, children, st.integers(0, 1)),
+                  FUNCTION_NAMES.filter(lambda f: FUNCTIONS[f].arity == 1), children, st.integers(0, 1)),
+        st.builds(lambda f, args: Call(f, tuple(args)), st.sampled_from(["max", "min"]),
+                  st.lists(children, min_size=2, max_size=3)),
     )
 
 

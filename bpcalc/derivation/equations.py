@@ -29,6 +29,7 @@ from ..solver import Parameter, Solution
 from .arithmetic import MAX_SUBSTITUTED, choose_pieces, put_in, shown
 from .model import Caution, Derivation, Math, Prose, equation
 from .steps import StepBuilder, holds
+from .steps import fold as _fold
 from .notation import Names, TooManyTerms
 
 SCALAR_WIDTH = 5            # scalars are on by default when no layer is wider than this
@@ -36,13 +37,6 @@ MAX_TERMS = 12              # terms of a sum written out (neurons, examples, out
 
 _PLURAL = {"weights": "weights", "bias": "biases"}
 ETA = Sym("eta")
-
-
-def _fold(op: type, items: Sequence[Expr]) -> Expr:
-    result = items[0]
-    for item in items[1:]:
-        result = op(result, item)
-    return result
 
 
 def layer_parameters(problem: Problem, solution: Solution, l: int) -> list[Parameter]:
@@ -151,14 +145,6 @@ class Builder(StepBuilder):
 
     def ex(self, x: int) -> int | None:
         return x if self.multi else None
-
-    def update_digits(self, old: Any, new: Any) -> int:
-        """Enough digits that an update shows a change (−5 → −4.9996, not −5 → −5)."""
-        old, new = np.ravel(old), np.ravel(new)
-        for digits in range(self.digits, 18):
-            if all(format_number(o, digits) != format_number(n, digits) for o, n in zip(old, new) if o != n):
-                return digits
-        return 17
 
     def parameters(self, l: int) -> list[Parameter]:
         if l not in self._parameters:

@@ -5,7 +5,7 @@ computation graphs (``graphs.py``) each say what a student knows (``lookup``/``l
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
@@ -76,6 +76,16 @@ class StepBuilder:
             self.learn(lhs, value, everywhere)
         return len(self.steps) - 1
 
+    def update_digits(self, old: Any, new: Any) -> int:
+        """Enough digits that an update shows a change (−5 → −4.9996, not −5 → −5)."""
+        from ..numbers import format_number
+
+        old, new = np.ravel(old), np.ravel(new)
+        for digits in range(self.digits, 18):
+            if all(format_number(o, digits) != format_number(n, digits) for o, n in zip(old, new) if o != n):
+                return digits
+        return 17
+
     def derivation(self, title: str, intro: tuple[Prose, ...], param: str | None,
                    cautions: Iterable[Caution]) -> Derivation:
         found = list(cautions)
@@ -84,6 +94,14 @@ class StepBuilder:
                 "bpcalc could not show this step's arithmetic exactly, so only its result is shown",), index))
         return Derivation(title, tuple(self.steps), tuple(found), tuple(self.sections), intro,
                           digits=self.digits, param=param, scalars=self.scalars)
+
+
+def fold(op: type, items: Sequence[Expr]) -> Expr:
+    """items[0] op items[1] op …, left to right (a sum written term by term)."""
+    result = items[0]
+    for item in items[1:]:
+        result = op(result, item)
+    return result
 
 
 def numbers_in(tree: Expr) -> bool:

@@ -22,8 +22,13 @@ def derive(problem: Problem, solution: Solution, *, scalars: bool | None = None,
     (per example, then combined, for a batch). ``param`` gives only the chain that the
     gradient of that parameter needs; ``scalars`` (default: on for layers of at most
     SCALAR_WIDTH neurons) adds every scalar entry after each vector form. Only what is
-    shown is built: a wide layer costs its vector steps, not one step per weight."""
+    shown is built: a wide layer costs its vector steps, not one step per weight.
+    A computation graph is derived node by node (:mod:`~bpcalc.derivation.graphs`)."""
     _same_problem(problem, solution)
+    if getattr(problem, "kind", None) == "graph":
+        from .graphs import derive_graph
+
+        return derive_graph(problem, solution, param=param, digits=digits)
     names = Names(problem)
     if scalars is None:
         scalars = auto_scalars(problem)
@@ -57,7 +62,7 @@ def explain(problem: Problem | str | os.PathLike[str], param: str | None = None,
     from ..problem import load
     from ..solver import solve
 
-    if not isinstance(problem, Problem):
+    if isinstance(problem, (str, os.PathLike)):
         problem = load(problem)
     return derive(problem, solve(problem), scalars=scalars, param=param, digits=digits)
 

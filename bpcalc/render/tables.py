@@ -164,10 +164,10 @@ def graph_leaf_table(solution: Any, digits: int) -> Table:
     rate = problem.learning_rate
     update = rate is not None and bool(problem.parameters)
     headers = ("Leaf", "Kind", "Value", f"∂{out}/∂leaf", *(("New",) if update else ()))
-    title = "Gradients of the inputs and parameters"
-    if update:
-        title += f"; SGD: new = old − η·∂{out}/∂parameter, η = {format_number(rate, digits)}"
+    title = "Gradients of the inputs and parameters" + (", and the SGD update" if update else "")
     notes = []
+    if update:
+        notes.append(f"New = old − η·∂{out}/∂parameter, η = {format_number(rate, digits)}.")
     if not problem.single:
         notes.append(f"The {problem.reduction} over the {problem.examples} examples; an input given "
                      "per example has one gradient per example.")
