@@ -258,7 +258,9 @@ def _exact(value):
 
 def reverse_mode(document: Mapping[str, Any]) -> dict[str, Any]:
     """The same document, in float64: a forward pass node by node, then the chain rule
-    in reverse over the nodes with each node's own local derivatives (lambdified)."""
+    in reverse over the nodes with each node's own local derivatives (lambdified).
+    The result also has ``kink``: how far the nearest kink (a relu or abs argument, a
+    max/min comparison) is from 0 at the point, over every example (inf: smooth)."""
     graph = Graph(document)
     programs = []
     for name in graph.nodes:
@@ -268,15 +270,19 @@ def reverse_mode(document: Mapping[str, Any]) -> dict[str, Any]:
         value = sp.lambdify(used, formula, modules=[_MATH, "math"])
         partials = [sp.lambdify(used, _heaviside_zero(sp.diff(formula, s)), modules=[_MATH, "math"])
                     for s in used]
-        programs.append((name, args, value, partials))
+        kinks = [sp.lambdify(used, k, modules=[_MATH, "math"]) for k in _kink_arguments(formula)]
+        programs.append((name, args, value, partials, kinks))
     per: dict[Any, list] = {"value": []}
+    margin = math.inf
     for i in range(len(graph.examples)):
         env = {k: float(v) for k, v in {**graph.shared, **graph.examples[i], **graph.parameters}.items()}
-        for name, args, value, _ in programs:
-            env[name] = float(value(*[env[a] for a in args]))
+        for name, args, value, _, kinks in programs:
+            point = [env[a] for a in args]
+            env[name] = float(value(*point))
+            margin = min([margin, *(abs(float(k(*point))) for k in kinks)])
         grads = dict.fromkeys(env, 0.0)
         grads[graph.output] = 1.0
-        for name, args, _, partials in reversed(programs):
+        for name, args, _, partials, _ in reversed(programs):
             point = [env[a] for a in args]
             for arg, partial in zip(args, partials):
                 grads[arg] += grads[name] * float(partial(*point))
@@ -286,7 +292,7 @@ def reverse_mode(document: Mapping[str, Any]) -> dict[str, Any]:
             per.setdefault(("grad", name), []).append(grads[name])
         for leaf in graph.leaves:
             per.setdefault(("leaf", leaf), []).append(grads[leaf])
-    return _document(graph, per, float)
+    return {**_document(graph, per, float), "kink": margin}
 
 
 def _heaviside(x, h0=0.0):
@@ -316,22 +322,14 @@ def lookup(solution: Mapping[str, Any], path: str) -> Any:
     return value
 
 
-def kinks(document: Mapping[str, Any]) -> float:
-    """The smallest distance of any kink argument from its kink at the point (over every
-    example): relu and abs arguments, max/min differences. Far from 0 means the graph is
-    smooth near the point, so finite differences apply."""
-    graph = Graph(document)
-    composed = graph.composed()
-    found = [math.inf]
-    for expression in composed.values():
-        arguments = [a.args[0] for a in expression.atoms(sp.Max, sp.Min) if 0 in a.args]
-        arguments += [a.args[0] for a in expression.atoms(sp.Abs)]
-        arguments += [c.lhs - c.rhs for p in expression.atoms(sp.Piecewise) for _, c in p.args
-                      if isinstance(c, sp.core.relational.Relational)]
-        arguments += [c.lhs - c.rhs for p in expression.atoms(sp.Piecewise) for _, c in p.args
-                      if isinstance(c, sp.And) for c in c.args]
-        for i in range(len(graph.examples)):
-            values = graph.values_of(i)
-            for argument in arguments:
-                found.append(abs(float(sp.N(argument.xreplace(values), 20))))
-    return min(found)
+def _kink_arguments(formula: sp.Expr) -> list[sp.Expr]:
+    """What must be far from 0 for the formula to be smooth: relu's and abs's arguments,
+    and the differences that max and min compare."""
+    found = [a.args[1] if a.args[0] == 0 else a.args[0] for a in formula.atoms(sp.Max, sp.Min)]
+    found += [a.args[0] for a in formula.atoms(sp.Abs)]
+    for piecewise in formula.atoms(sp.Piecewise):
+        for _, condition in piecewise.args:
+            for relation in (condition.args if isinstance(condition, sp.And) else (condition,)):
+                if isinstance(relation, sp.core.relational.Relational):
+                    found.append(relation.lhs - relation.rhs)
+    return found
