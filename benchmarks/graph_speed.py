@@ -28,15 +28,16 @@ from __future__ import annotations
 
 import argparse
 import math
-import statistics
 import sys
 import threading
-import time
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))   # run from a checkout, too
+# benchmarks/ is sys.path[0] when this runs as a script
+from scale_speed import median_time as timed
+
 from bpcalc.graph import solve_graph
 from bpcalc.problem import Problem
 
@@ -125,15 +126,6 @@ def batch_micrograd(document: dict) -> tuple[float, dict[str, float]]:
 
 
 # ------------------------------------------------------------------ timing
-
-def timed(function, rounds: int) -> tuple[float, object]:
-    times, result = [], None
-    for _ in range(rounds):
-        start = time.perf_counter()
-        result = function()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), result
-
 
 def same(bpcalc_solution, micrograd_result, what: str) -> None:
     value, gradients = micrograd_result
