@@ -169,12 +169,12 @@ def graph_leaf_table(solution: Any, digits: int) -> Table:
     if update:
         notes.append(f"New = old − η·∂{out}/∂parameter, η = {format_number(rate, digits)}.")
     if not problem.single:
-        notes.append(f"The {problem.reduction} over the {problem.examples} examples; an input given "
-                     "per example has one gradient per example.")
+        notes.append(f"The {problem.reduction} over the {problem.examples} examples; an input "
+                     "given per example has one each.")
     if rate is None and problem.parameters:
         notes.append("The problem gives no learning_rate, so there is no update: add e.g. 'learning_rate: 0.1'.")
     table = Table(title, headers, (False, False, True, True, *((True,) if update else ())),
-                  note=" ".join(notes) or None)
+                  note="\n".join(notes) or None)          # a line each: 80 columns
     gradients, updated = solution.gradients, solution.updated
     document = solution.to_dict()
     for name in problem.leaves:

@@ -109,8 +109,8 @@ def print_tables(tables: list[Table], console: Any, heading: str | None = None) 
             console.file.write("\n" + "\n".join(plain_table_lines(table, console.width)) + "\n\n")
         elif table.rows:
             console.print(rich_table(table, console))
-        if table.note:
-            console.print(Text(visible(table.note)), soft_wrap=True)
+        for line in table.note.split("\n") if table.note else ():   # visible() would show \n
+            console.print(Text(visible(line)), soft_wrap=True)
         console.print()
 
 
