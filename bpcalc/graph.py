@@ -28,19 +28,18 @@ from .expr import (
     CONSTANTS,
     Add,
     Call,
-    Compare,
     Div,
     Expr,
     Mul,
     Neg,
     Num,
     Parallel,
-    Piecewise,
     Pow,
     Sub,
     Sym,
     function_table,
 )
+from .graph_programs import Shape, gradient, run, shape_of
 from .numbers import format_number
 
 Array = np.ndarray
@@ -59,6 +58,7 @@ class Node:
     text: str
     tree: Expr
     uses: tuple[str, ...]          # distinct names, in order of first use
+    shape: Shape | None = field(default=None, repr=False, compare=False)   # compiled, for solving
 
 
 @dataclass(frozen=True)
@@ -188,31 +188,32 @@ class GraphSolution:
 def solve_graph(problem: GraphProblem) -> GraphSolution:
     """Forward node by node, then the chain rule in reverse order, all examples at once.
 
-    With one example the passes run on NumPy scalars (an array of one costs ten times
-    more per operation), and everything is made an array of one at the end."""
+    With one example the passes run on Python floats (an array of one costs ten times
+    more per operation; a division by zero still gives inf, as NumPy's does), and
+    everything is made an array of one at the end."""
     size = problem.examples
     scalar = size == 1
-    env: dict[str, Any] = {name: (np.float64(v[0]) if scalar else np.asarray(v, dtype=np.float64))
+    env: dict[str, Any] = {name: (float(v[0]) if scalar else np.asarray(v, dtype=np.float64))
                            for name, v in problem.inputs.items()}
-    env.update({name: (np.float64(v) if scalar else np.full(size, float(v)))
+    env.update({name: (float(v) if scalar else np.full(size, float(v)))
                 for name, v in problem.parameters.items()})
-    traces: list[_Trace] = []
+    tapes: list[list[Any]] = []
     with np.errstate(all="ignore"):
         for node in problem.nodes:
-            trace = _Trace(node, env)
-            env[node.name] = trace.value
-            traces.append(trace)
-        bad = _first_not_finite([trace.value for trace in traces], scalar)
+            shape = node.shape
+            tape = run(shape.program, [env[name] for name in shape.names], shape.numbers)
+            env[node.name] = tape[shape.program.result]
+            tapes.append(tape)
+        bad = _first_not_finite([env[node.name] for node in problem.nodes], scalar)
         if bad is not None:
-            _check_value(problem, traces[bad], env)
+            _check_value(problem, problem.nodes[bad], env)
         grads: dict[str, Any] = dict.fromkeys(env, 0.0)
         grads[problem.output] = 1.0
         local: dict[tuple[str, str], Any] = {}
-        for trace in reversed(traces):
-            name_of_node = trace.node.name
-            outgoing = grads[name_of_node]
-            for name, derivative in trace.local().items():
-                local[(name_of_node, name)] = derivative
+        for node, tape in zip(reversed(problem.nodes), reversed(tapes)):
+            outgoing = grads[node.name]
+            for name, derivative in zip(node.shape.names, gradient(node.shape.program, tape)):
+                local[(node.name, name)] = derivative
                 grads[name] = grads[name] + outgoing * derivative
         keys = list(local)
         bad = _first_not_finite([local[key] for key in keys], scalar)
@@ -250,8 +251,9 @@ def _first_not_finite(values: list[Any], scalar: bool) -> int | None:
 
 def _arrays(values: Mapping[Any, Any], size: int) -> dict[Any, Array]:
     """Every value as a float64 array of one entry per example."""
-    if size == 1:
-        return {key: np.array([value], dtype=np.float64).reshape(1) for key, value in values.items()}
+    if size == 1:                    # one array, and a view of one entry for each key
+        column = np.array(list(values.values()), dtype=np.float64)
+        return {key: column[i:i + 1] for i, key in enumerate(values)}
     result = {}
     for key, value in values.items():
         if not (isinstance(value, np.ndarray) and value.shape == (size,) and value.dtype == np.float64):
@@ -266,113 +268,6 @@ def _node_path(problem: GraphProblem, name: str) -> Path:
     if name in problem.inputs:
         return ("inputs", name)
     return ("nodes", name)
-
-
-_DERIVATIVES: dict[str, Callable[[Any], Any]] = {}
-
-
-def _derivative(name: str) -> Callable[[Any], Any]:
-    """f′ of a one-argument function: its registry entry's fdiff tree, evaluated by the
-    same operator table as the nodes (so a rule is written once, in the registry)."""
-    if name not in _DERIVATIVES:
-        spec = function_table()[name]
-        if spec.fdiff is None:
-            raise BpcalcError(f"{name} has no derivative")
-        rule = spec.fdiff(Sym(_ARGUMENT))
-        _DERIVATIVES[name] = lambda x: _value_of(rule, {_ARGUMENT: x})
-    return _DERIVATIVES[name]
-
-
-_ARGUMENT = "x__"       # the placeholder a rule is written in; no formula can name it
-
-
-def _value_of(tree: Expr, env: Mapping[str, Any]) -> Any:
-    """A tree's value, with no record kept (for the derivative rules of functions)."""
-    kind = type(tree)
-    if kind is Sym:
-        return env[tree.key] if tree.key in env else float(CONSTANTS[tree.key.lower()])
-    if kind is Num:
-        return float(tree.value)
-    if kind is Piecewise:
-        conditions, choices = [], []
-        for value, condition in tree.pieces:
-            choices.append(_value_of(value, env))
-            conditions.append(True if condition is None else _value_of(condition, env))
-        return np.select(np.broadcast_arrays(*conditions), np.broadcast_arrays(*choices)) \
-            if len(choices) > 1 else choices[0]
-    if kind is Compare:
-        return _RELATIONS[tree.relation](_value_of(tree.left, env), _value_of(tree.right, env))
-    return _apply(tree, [_value_of(child, env) for child in _children(tree)])
-
-
-_RELATIONS: dict[str, Callable[[Any, Any], Any]] = {
-    ">": np.greater, "<": np.less, "≥": np.greater_equal, "≤": np.less_equal,
-    "=": np.equal, "≠": np.not_equal,
-}
-
-
-class _Trace:
-    """One node's tree evaluated subtree by subtree, kept for its backward pass: a record
-    (subtree, argument values, value, indices of the records of its arguments) for each
-    subtree that depends on a leaf or node; constant subtrees keep only their value."""
-
-    __slots__ = ("memo", "node", "records", "value")
-
-    def __init__(self, node: Node, env: Mapping[str, Any]) -> None:
-        self.node = node
-        self.records: list[tuple[Any, list[Any] | None, Any, list[int] | None]] = []
-        self.memo: dict[int, tuple[Any, int]] = {}
-        self.value = self._evaluate(node.tree, env)[0]
-        self.memo = {}
-
-    def _evaluate(self, sub: Expr, env: Mapping[str, Any]) -> tuple[Any, int]:
-        """(value, index of its record, or −1 for a constant)."""
-        key = id(sub)
-        found = self.memo.get(key)
-        if found is not None:
-            return found
-        kind = type(sub)
-        if kind is Sym:
-            value = env.get(sub.key)
-            if value is None:
-                result = (float(CONSTANTS[sub.key.lower()]), -1)   # e or pi (checked at load)
-            else:
-                self.records.append((sub.key, None, value, None))
-                result = (value, len(self.records) - 1)
-        elif kind is Num:
-            result = (float(sub.value), -1)
-        else:
-            parts = [self._evaluate(child, env) for child in _children(sub)]
-            args = [value for value, _index in parts]
-            value = _apply(sub, args)
-            indices = [index for _value, index in parts]
-            if max(indices) < 0:
-                result = (value, -1)
-            else:
-                self.records.append((sub, args, value, indices))
-                result = (value, len(self.records) - 1)
-        self.memo[key] = result
-        return result
-
-    def local(self) -> dict[str, Any]:
-        """∂node/∂name for every name the node reads (reverse mode over the tree)."""
-        records = self.records
-        found: dict[str, Any] = {}
-        if records and records[-1][0] is not None:
-            adjoint: list[Any] = [None] * len(records)
-            adjoint[-1] = 1.0                  # the root is evaluated last
-            for i in range(len(records) - 1, -1, -1):
-                g = adjoint[i]
-                if g is None:
-                    continue
-                sub, args, value, indices = records[i]
-                if indices is None:            # a name: sub is its key
-                    found[sub] = found[sub] + g if sub in found else g
-                    continue
-                for index, part in zip(indices, _PARTIALS[type(sub)](sub, args, value)):
-                    if index >= 0:
-                        adjoint[index] = g * part if adjoint[index] is None else adjoint[index] + g * part
-        return {name: found.get(name, 0.0) for name in self.node.uses}
 
 
 def _children(node: Expr) -> tuple[Expr, ...]:
@@ -410,7 +305,7 @@ _OPERATIONS: dict[type, Callable[[Any, list[Any]], Any]] = {
     Div: lambda node, a: np.true_divide(a[0], a[1]),
     Pow: lambda node, a: _power(a[0], a[1]),
     Neg: lambda node, a: -a[0],
-    Parallel: lambda node, a: 1.0 / (1.0 / a[0] + 1.0 / a[1]),
+    Parallel: lambda node, a: np.true_divide(1.0, np.true_divide(1.0, a[0]) + np.true_divide(1.0, a[1])),
     Call: _call,
 }
 
@@ -422,31 +317,7 @@ def _apply(node: Expr, args: list[Any]) -> Any:
     return operation(node, args)
 
 
-def _call_partials(node: Call, args: list[Any], value: Any) -> list[Any]:
-    """∂f/∂argument: the registry's fdiff; for max and min, the gradient goes to the
-    extreme argument (the first one on a tie, as an argmax picks)."""
-    spec = function_table()[node.name]
-    if spec.partial is None:
-        return [_derivative(node.name)(args[0])]
-    pick = np.argmax if node.name == "max" else np.argmin
-    winner = pick(np.stack(np.broadcast_arrays(*(np.asarray(a, dtype=np.float64) for a in args))), axis=0)
-    return [(winner == i).astype(np.float64) for i in range(len(args))]
-
-
-# (node, argument values, node value) -> ∂node/∂child for each child, in order
-_PARTIALS: dict[type, Callable[[Any, list[Any], Any], list[Any]]] = {
-    Add: lambda node, a, v: [1.0, 1.0],
-    Sub: lambda node, a, v: [1.0, -1.0],
-    Neg: lambda node, a, v: [-1.0],
-    Mul: lambda node, a, v: [a[1], a[0]],
-    Div: lambda node, a, v: [1.0 / a[1], -a[0] / a[1] ** 2],
-    Pow: lambda node, a, v: [a[1] * _power(a[0], a[1] - 1.0), v * np.log(np.asarray(a[0], dtype=np.float64))],
-    Parallel: lambda node, a, v: [(v / a[0]) ** 2, (v / a[1]) ** 2],
-    Call: _call_partials,
-}
-
-
-def _check_value(problem: GraphProblem, trace: _Trace, env: Mapping[str, Any]) -> None:
+def _check_value(problem: GraphProblem, node: Node, env: Mapping[str, Any]) -> None:
     """A node whose value is not a finite real number: say which operation failed, and where
     (the innermost one: its arguments are finite, its value is not)."""
     size = problem.examples
@@ -467,11 +338,11 @@ def _check_value(problem: GraphProblem, trace: _Trace, env: Mapping[str, Any]) -
         return value
 
     with np.errstate(all="ignore"):
-        walk(trace.node.tree)
+        walk(node.tree)
     if failed:
         sub, args, example = failed[0]
         where = f" (example {example + 1})" if not problem.single else ""
-        raise problem.error(("nodes", trace.node.name), _domain_message(sub, args) + where)
+        raise problem.error(("nodes", node.name), _domain_message(sub, args) + where)
 
 
 def _domain_message(node: Expr, args: list[float]) -> str:
@@ -693,7 +564,8 @@ class _GraphReader:
                                     + "; nodes may use only inputs, parameters and earlier nodes")
                 uses[key] = None
             self.differentiable(tree, path)
-            nodes.append(Node(name, text, tree, tuple(uses)))
+            shape = shape_of(tree, lambda key: None if key in position else float(CONSTANTS[key]))
+            nodes.append(Node(name, text, tree, tuple(uses), shape))
         return nodes
 
     def constant_or_unknown(self, key: str, text: str, path: Path, defined: list[str]) -> None:
