@@ -2,8 +2,8 @@
 
 Hypothesis profiles, chosen by the environment variable ``HYPOTHESIS_PROFILE``:
 ``default`` keeps the whole suite fast (properties that do not set ``max_examples``
-themselves try 100 examples); ``ci`` (which ``.ci/run`` sets) tries 400 and derandomizes
-nothing, so every CI run explores new cases; ``thorough`` (2,000, for a nightly run:
+themselves try 100 examples); ``ci`` (which ``.ci/run`` sets) tries 400, and each CI run
+draws new cases; ``thorough`` (2,000, for a long run by hand:
 ``HYPOTHESIS_PROFILE=thorough python -m pytest``). Neither has a deadline: a first call that
 imports NumPy or SymPy is slow, and slowness is the benchmarks' business.
 """
