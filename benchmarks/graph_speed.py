@@ -131,7 +131,7 @@ def same(bpcalc_solution, micrograd_result, what: str) -> None:
     value, gradients = micrograd_result
     assert math.isclose(bpcalc_solution.total, value, rel_tol=1e-9), (what, bpcalc_solution.total, value)
     for name, gradient in gradients.items():
-        mine = bpcalc_solution.gradients[name]
+        mine = bpcalc_solution.gradients()[name]
         assert math.isclose(mine, gradient, rel_tol=1e-7, abs_tol=1e-12), (what, name, mine, gradient)
 
 

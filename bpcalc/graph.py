@@ -134,19 +134,17 @@ class GraphSolution:
         """The output reduced over examples (mean or sum): what the gradients are of."""
         return float(self._reduce(self.values[self.problem.output]))
 
-    @property
     def gradients(self) -> dict[str, float | list[float]]:
         """∂/∂leaf of the (reduced) output; an input given per example keeps one per example."""
         return {name: (self._per_example(self.grads[name]) if name in self.problem.varying
                        else float(self._reduce(self.grads[name]))) for name in self.problem.leaves}
 
-    @property
     def updated(self) -> dict[str, float]:
         """One SGD step, w ← w − η ∂f/∂w, for each parameter (empty without a learning rate)."""
         rate = self.problem.learning_rate
         if rate is None:
             return {}
-        gradients = self.gradients
+        gradients = self.gradients()
         return {name: value - rate * gradients[name] for name, value in self.problem.parameters.items()}
 
     def contribution(self, user: str, name: str) -> Array:
@@ -168,8 +166,8 @@ class GraphSolution:
                                   "value": self._per_example(self.values[node.name]),
                                   "grad": self._per_example(self.grads[node.name])}
                       for node in problem.nodes},
-            "gradients": self.gradients,
-            "updated": self.updated,
+            "gradients": self.gradients(),
+            "updated": self.updated(),
             "inputs": {name: self._per_example(values) if name in problem.varying else float(values[0])
                        for name, values in problem.inputs.items()},
             "parameters": {name: float(value) for name, value in problem.parameters.items()},

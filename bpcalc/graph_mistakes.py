@@ -120,8 +120,8 @@ def update_mistakes(solution: Any, name: str) -> Iterator[Candidate]:
     problem = solution.problem
     out = problem.output
     old, rate = problem.parameters[name], problem.learning_rate
-    gradient = solution.gradients[name]
-    value, sentence = sgd_old_value(name, old, solution.updated[name], out)
+    gradient = solution.gradients()[name]
+    value, sentence = sgd_old_value(name, old, solution.updated()[name], out)
     yield "old_value", value, sentence
     for value, sentence in sgd_mistakes(old, gradient, rate, out):
         yield "update", value, sentence

@@ -130,7 +130,7 @@ def graph_picture(solution: Any, digits: int = 4) -> Picture:
     problem = solution.problem
     out = problem.output
     shown = _Shown(problem.examples, problem.single, digits)
-    gradients, updated = solution.gradients, solution.updated
+    gradients, updated = solution.gradients(), solution.updated()
     nodes: list[PicNode] = []
     for name in problem.leaves:
         kind = "parameter" if name in problem.parameters else "input"

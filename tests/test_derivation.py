@@ -111,7 +111,7 @@ def _every_graph_value_is_explained(problem, solution, keys: set) -> None:
     for name in problem.leaves:
         if name not in problem.varying and solution.users[name]:
             assert f"gradients.{name}" in keys, name
-    for name in solution.updated:
+    for name in solution.updated():
         if solution.users[name]:
             assert f"updated.{name}" in keys, name
 

@@ -198,7 +198,7 @@ def test_scalar_rnn_per_step_contributions_sum_to_the_gradient():
     assert solution.users["w"] == ("h1", "h2", "h3")
     parts = [float(solution.contribution(node, "w")[0]) for node in solution.users["w"]]
     assert parts[0] == 0                                   # h0 = 0
-    assert math.isclose(sum(parts), solution.gradients["w"], rel_tol=1e-14)
+    assert math.isclose(sum(parts), solution.gradients()["w"], rel_tol=1e-14)
 
 
 def test_two_unit_rnn_matches_a_numpy_bptt(oracles):

@@ -220,7 +220,7 @@ class GraphBuilder(StepBuilder):
                 general = fold(Add, per_example)
                 general = Div(general, Num(n)) if mean else general
             self.add(f"gradient of {name}", Partial(Sym(self.out), Sym(name)), general,
-                     self.s.gradients[name], self.p.reduction, key=f"gradients.{name}", note=note,
+                     self.s.gradients()[name], self.p.reduction, key=f"gradients.{name}", note=note,
                      everywhere=True)
             note = None
 
@@ -235,9 +235,9 @@ class GraphBuilder(StepBuilder):
                                           relations=("←",)),
                                  f", with the learning rate η = {format_number(rate, self.digits)}"))
         for name in names:
-            old, new = self.p.parameters[name], self.s.updated[name]
+            old, new = self.p.parameters[name], self.s.updated()[name]
             self.values[name] = float(old)
-            self.partials[(self.out, name)] = float(self.s.gradients[name])   # over every example
+            self.partials[(self.out, name)] = float(self.s.gradients()[name])   # over every example
             self.add(f"SGD update of {name}", Sym(name), Sub(Sym(name), Mul(ETA, Partial(out, Sym(name)))),
                      new, "SGD", relation="←", key=f"updated.{name}", note=note,
                      digits=self.update_digits(old, new), remember=False)

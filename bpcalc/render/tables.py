@@ -175,7 +175,7 @@ def graph_leaf_table(solution: Any, digits: int) -> Table:
         notes.append("The problem gives no learning_rate, so there is no update: add e.g. 'learning_rate: 0.1'.")
     table = Table(title, headers, (False, False, True, True, *((True,) if update else ())),
                   note="\n".join(notes) or None)          # a line each: 80 columns
-    gradients, updated = solution.gradients, solution.updated
+    gradients, updated = solution.gradients(), solution.updated()
     document = solution.to_dict()
     for name in problem.leaves:
         kind = "parameter" if name in problem.parameters else "input"
