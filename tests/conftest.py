@@ -2,7 +2,7 @@
 
 Hypothesis profiles, chosen by the environment variable ``HYPOTHESIS_PROFILE``:
 ``default`` keeps the whole suite fast (properties that do not set ``max_examples``
-themselves try 100 examples); ``ci`` (which ``.ci/run`` sets) tries 400, and each CI run
+themselves try 100 examples); ``ci`` (which ``.ci/run`` sets) tries 300, and each CI run
 draws new cases; ``thorough`` (2,000, for a long run by hand:
 ``HYPOTHESIS_PROFILE=thorough python -m pytest``). Neither has a deadline: a first call that
 imports NumPy or SymPy is slow, and slowness is the benchmarks' business.
@@ -19,7 +19,7 @@ from clitools import ROOT
 
 settings.register_profile("default", max_examples=100, deadline=None,
                           suppress_health_check=[HealthCheck.too_slow])
-settings.register_profile("ci", max_examples=400, deadline=None,
+settings.register_profile("ci", max_examples=300, deadline=None,
                           suppress_health_check=[HealthCheck.too_slow])
 settings.register_profile("thorough", max_examples=2000, deadline=None,
                           suppress_health_check=[HealthCheck.too_slow])
