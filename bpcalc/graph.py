@@ -527,8 +527,11 @@ class _GraphReader:
         from .problem import describe
 
         if not isinstance(value, Mapping) or not value:
+            hint = ""
+            if isinstance(value, list) and value and all(isinstance(v, Mapping) and len(v) == 1 for v in value):
+                hint = " (remove the '- ' before each node: one NAME: formula per line)"
             raise self.fail(("nodes",), "expected a mapping of node names to formulas, in order, "
-                            f"e.g. nodes: {{q: x + y, f: q*z}}; got {describe(value)}")
+                            f"e.g. nodes: {{q: x + y, f: q*z}}; got {describe(value)}{hint}")
         position = {leaf: -1 for leaf in leaves}          # leaves come before every node
         names: list[str] = []
         for name in value:

@@ -524,6 +524,13 @@ class _Validator:
             from .graph import read_graph
 
             return read_graph(self, document)
+        if isinstance(document, Mapping) and "layers" not in document and \
+                ("inputs" in document or "parameters" in document):
+            close = difflib.get_close_matches("nodes", [str(k) for k in document], n=1, cutoff=0.6)
+            typo = f" (is {close[0]!r} meant to be 'nodes'?)" if close else ""
+            raise self.fail((), "missing key 'nodes': a computation graph (inputs, parameters) needs "
+                            f"its nodes, formulas in order, e.g. nodes: {{q: x + y, f: q*z}}{typo}; "
+                            "a layered network needs 'layers'")
         doc = self.keys(document, (), TOP_KEYS, "a problem")
         if "layers" not in doc:
             raise self.fail((), "missing key 'layers': the list of layers, from the first hidden layer "
