@@ -17,6 +17,7 @@ registry entry's ``fdiff`` (:class:`bpcalc.expr.Function`), the same rule that
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -52,13 +53,23 @@ REDUCTIONS = ("mean", "sum")
 
 @dataclass(frozen=True)
 class Node:
-    """One named stage: its formula as written, its tree, and the names it reads."""
+    """One named stage: its formula as written, the names it reads, its compiled shape,
+    and its tree (parsed on first use when the shape came from an earlier node's: a graph
+    of 20,000 nodes repeating one formula parses it once)."""
 
     name: str
     text: str
-    tree: Expr
     uses: tuple[str, ...]          # distinct names, in order of first use
-    shape: Shape | None = field(default=None, repr=False, compare=False)   # compiled, for solving
+    shape: Shape = field(repr=False, compare=False)      # compiled, for solving
+    parsed: Expr | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def tree(self) -> Expr:
+        if self.parsed is None:
+            from .formula import parse
+
+            object.__setattr__(self, "parsed", parse(self.text))
+        return self.parsed
 
 
 @dataclass(frozen=True)
@@ -544,30 +555,46 @@ class _GraphReader:
             if isinstance(raw, bool) or raw is None or not isinstance(raw, (str, int, float)):
                 raise self.fail(path, f"expected a formula (text such as x + y), got {describe(raw)}")
             text = getattr(raw, "text", None) or str(raw)
+            quick = _token_shape(text, position)
+            if quick is not None and quick[0] in _VALIDATED:        # this shape was read before
+                key, names_read, numbers = quick
+                for used in names_read:
+                    self.in_order(name, used, index, position, value)
+                distinct = tuple(dict.fromkeys(names_read))
+                nodes.append(Node(name, text, distinct, Shape(_VALIDATED[key], distinct, numbers)))
+                continue
             try:
                 tree = parse(text)            # names are checked below, in one dict lookup each
             except FormulaError as error:
                 raise self.fail(path, f"the formula {text!r} does not parse: {error}") from None
             uses: dict[str, None] = {}
             for key in _symbol_order(tree):
-                where = position.get(key)
-                if where is None:
+                if key not in position:
                     self.constant_or_unknown(key, text, path, [*leaves, *names[:index]])
                     continue
-                if where == index:
-                    raise self.fail(path, f"{name} uses itself: a graph has no cycles (for a value "
-                                    f"through time, name each step: {name}1, {name}2, …)")
-                if where > index:
-                    later = value[key]
-                    cycle = isinstance(later, str) and name in _names_in(later)
-                    raise self.fail(path, f"{name} uses {key!r}, which is defined later"
-                                    + (" and uses it in turn (a cycle)" if cycle else "")
-                                    + "; nodes may use only inputs, parameters and earlier nodes")
+                self.in_order(name, key, index, position, value)
                 uses[key] = None
             self.differentiable(tree, path)
             shape = shape_of(tree, lambda key: None if key in position else float(CONSTANTS[key]))
-            nodes.append(Node(name, text, tree, tuple(uses), shape))
+            if quick is not None and shape.names == tuple(dict.fromkeys(quick[1])) and shape.numbers == quick[2]:
+                _VALIDATED[quick[0]] = shape.program
+            nodes.append(Node(name, text, tuple(uses), shape, tree))
         return nodes
+
+    def in_order(self, name: str, used: str, index: int, position: Mapping[str, int],
+                 formulas: Mapping[str, Any]) -> None:
+        """``used`` is a leaf or an earlier node (not ``name`` itself, not a later one)."""
+        where = position[used]
+        path: Path = ("nodes", name)
+        if where == index:
+            raise self.fail(path, f"{name} uses itself: a graph has no cycles (for a value "
+                            f"through time, name each step: {name}1, {name}2, …)")
+        if where > index:
+            later = formulas[used]
+            cycle = isinstance(later, str) and name in _names_in(later)
+            raise self.fail(path, f"{name} uses {used!r}, which is defined later"
+                            + (" and uses it in turn (a cycle)" if cycle else "")
+                            + "; nodes may use only inputs, parameters and earlier nodes")
 
     def constant_or_unknown(self, key: str, text: str, path: Path, defined: list[str]) -> None:
         """A name no leaf or earlier node has: e and pi are constants; anything else is an error."""
@@ -611,6 +638,46 @@ class _GraphReader:
         raise self.fail(("output",), f"expected the name of a node, got {describe(value)}"
                         f"{did_you_mean(str(value), names)}; nodes: {', '.join(names[:12])}"
                         + (", …" if len(names) > 12 else ""))
+
+
+_VALIDATED: dict[tuple, Any] = {}
+"""Programs of token shapes already parsed and checked, by :func:`_token_shape` key."""
+
+
+_SIMPLE = re.compile(r"[A-Za-z0-9_.+\-*/^(), ]*\Z")
+_SCAN = re.compile(r" *(?:([A-Za-z][A-Za-z0-9_]*)|([0-9]+(?:\.[0-9]*)?(?:[eE][+-]?[0-9]+)?|\.[0-9]+)|(\*\*|[-+*/^(),]))")
+
+
+def _token_shape(text: str, position: Mapping[str, int]) -> tuple[tuple, list[str], tuple[float, ...]] | None:
+    """A formula's tokens with its names and numbers taken out (the key), the names in
+    reading order, and the numbers. Only for plain formulas (names, numbers, + − * / ^,
+    parentheses and commas; every name a leaf, a node or a function call); otherwise None,
+    and the full parse reads it. Two formulas with one key parse to the same tree up to
+    those names and numbers; a key is trusted only after a full parse agreed with it."""
+    if "_(" in text or not _SIMPLE.match(text):
+        return None
+    parts = _SCAN.findall(text)
+    if sum(len(a) + len(b) + len(c) for a, b, c in parts) != len(text) - text.count(" "):
+        return None
+    key: list[Any] = []
+    names: list[str] = []
+    slots: dict[str, int] = {}
+    numbers: list[float] = []
+    for i, (name, number, operator) in enumerate(parts):
+        if name:
+            if i + 1 < len(parts) and parts[i + 1][2] == "(":
+                key.append(("f", name))
+                continue
+            if name not in position:
+                return None
+            names.append(name)
+            key.append(slots.setdefault(name, len(slots)))
+        elif number:
+            numbers.append(float(number))
+            key.append("#")
+        else:
+            key.append(operator)
+    return tuple(key), names, tuple(numbers)
 
 
 def _names_in(text: str) -> set[str]:
