@@ -110,3 +110,11 @@ def test_bad_regularization(tmp_path, value, message):
                     "    weights: 0.5\n", encoding="utf-8")
     result = bpcalc("solve", str(path))
     assert result.exit_code == 2 and f"{path}:1:" in result.stderr and message in result.stderr
+
+
+def test_explain_refuses_rather_than_show_c0(tmp_path):
+    # explain has no step for the penalty yet: it says so (exit 2) instead of showing C0's numbers
+    path = tmp_path / "neuron.yaml"
+    path.write_text(json.dumps(NEURON), encoding="utf-8")
+    result = bpcalc("explain", str(path))
+    assert result.exit_code == 2 and "explain does not show the L2 penalty" in result.stderr
