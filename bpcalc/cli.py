@@ -456,6 +456,58 @@ def check(file: str, pairs: tuple[str, ...], answers_path: str | None, fmt: str,
     sys.exit(0 if all(grade.correct for grade in grades) else EXIT_WRONG)
 
 
+@main.command(short_help="Prove the gradients by centred finite differences.")
+@click.argument("file")
+@click.option("--compare", "compare_path", metavar="ANSWERS",
+              help="A YAML file mapping parameter names (or gradients.NAME) to your gradient values, "
+              "checked against the numeric ones instead of bpcalc's.")
+@format_options("text", "json")
+@user_errors
+def gradcheck(file: str, compare_path: str | None, fmt: str, precision: int) -> None:
+    """Check every gradient by centred finite differences of the loss.
+
+    For each weight and bias (fixed ones too) of a network, or each input
+    and parameter of a computation graph: (C(w+h) − C(w−h)) / 2h with
+    h = ε^(1/3)·max(1, |w|) against back-propagation's ∂C/∂w. Relative
+    error below 1e-7 is good, up to 1e-4 doubtful, above wrong; where a
+    relu, abs or max has its kink within h the verdict is "at a kink".
+    Exit code 0 when all agree, 1 otherwise.
+
+    \b
+    Examples:
+      bpcalc gradcheck problems/mazur_2_2_2.yaml
+      bpcalc gradcheck problems/cs231n_staged.yaml --format json
+      bpcalc gradcheck problems/simple_network.yaml --compare my_gradients.yaml
+    """
+    from .errors import AnswerError
+    from .gradcheck import gradient_check
+    from .problem import load
+    from .usertext import visible
+
+    problem = load(file)
+    compare = None
+    if compare_path:
+        pairs, lines = _answers_file(compare_path)
+        compare = dict(pairs)
+        try:
+            result = gradient_check(problem, compare)
+        except AnswerError as error:
+            key = str(error).partition(":")[0]
+            line = lines.get((key, "<key>"))
+            where = visible(compare_path) + (f":{line[0]}:{line[1]}" if line else "")
+            raise AnswerError(f"{where}: {error}") from None
+    else:
+        result = gradient_check(problem)
+    if fmt == "json":
+        print_json(result.to_dict())
+    else:
+        from .render.gradcheck import gradcheck_table
+        from .render.terminal import make_console, print_tables
+
+        print_tables([gradcheck_table(result, precision)], make_console(), problem.title or file)
+    sys.exit(0 if result.ok else EXIT_WRONG)
+
+
 @main.command(short_help="Grade a class's submissions into a report.")
 @click.argument("file")
 @click.argument("submissions")

@@ -40,7 +40,8 @@ NAME_PATTERN = re.compile(r"[A-Za-z][A-Za-z0-9_]*\Z")
 PARAMETER_KINDS = ("weights", "bias")
 
 TOP_KEYS = ("title", "description", "input", "target", "examples", "loss", "reduction",
-            "learning_rate", "layers", "expected", "questions", "activations")
+            "learning_rate", "layers", "expected", "questions", "activations", "regularization")
+REGULARIZATION_KEYS = ("l2",)
 ACTIVATION_PARAMETERS = tuple(sorted({p for a in ACTIVATIONS.values() for p in a.params}))
 LAYER_KEYS = ("activation", "weights", "bias", "names", "fixed", *ACTIVATION_PARAMETERS)
 LOSS_KEYS = ("name", "cost", "per_output", *sorted({p for loss in LOSSES.values() for p in loss.params}))
@@ -145,6 +146,7 @@ class Problem:
     reduction: str = "mean"
     learning_rate: float | None = None
     single: bool = True                       # given as input/target, not examples
+    l2: float = 0.0                           # λ of C = C0 + λ/(2n)·Σw² (weights only)
     title: str | None = None
     description: str | None = None
     expected: Mapping[str, Any] = field(default_factory=dict)
@@ -560,6 +562,7 @@ class _Validator:
             if rate <= 0:
                 raise self.fail(("learning_rate",), f"expected a positive number (η), got {rate:g}")
         self.names_are_unique(layers)
+        l2 = self.regularization(doc.get("regularization"))
         expected = doc.get("expected") or {}
         if not isinstance(expected, Mapping):
             raise self.fail(("expected",), "expected a mapping from answer paths (like gradients.w1) "
@@ -569,7 +572,7 @@ class _Validator:
             raise self.fail(("questions",), f"expected a list of questions, got {describe(questions)}")
         problem = Problem(
             layers=tuple(layers), inputs=inputs, targets=targets, loss=loss, reduction=reduction,
-            learning_rate=rate, single=single, title=self.text(doc, "title"),
+            learning_rate=rate, single=single, l2=l2, title=self.text(doc, "title"),
             description=self.text(doc, "description"), expected=dict(expected),
             questions=tuple(questions), source=self.source, lines=dict(self.lines),
         )
@@ -578,6 +581,18 @@ class _Validator:
 
             problem = dataclasses.replace(problem, questions=parse_questions(problem, self))
         return problem
+
+    def regularization(self, value: Any) -> float:
+        """``regularization: {l2: λ}``: λ ≥ 0 (absent or empty: no penalty)."""
+        if value is None:
+            return 0.0
+        entry = self.keys(value, ("regularization",), REGULARIZATION_KEYS, "a regularization ({l2: 0.1})")
+        if "l2" not in entry:
+            return 0.0
+        l2 = self.number(entry["l2"], ("regularization", "l2"))
+        if l2 < 0:
+            raise self.fail(("regularization", "l2"), f"expected a number ≥ 0 (λ), got {l2:g}")
+        return l2
 
     def custom_activations(self, value: Any) -> dict[str, Activation]:
         """``activations: {swish: {f: z*sigma(z)}}``: activations defined by a formula in z,

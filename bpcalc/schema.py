@@ -255,6 +255,15 @@ def _layered_schema(top_keys: Iterable[str], activations: Mapping[str, Any]) -> 
                 "properties": {"f": _ref("formula", "f(z)", "The activation as a formula in z.")},
             },
         },
+        "regularization": {
+            "title": "Regularization",
+            "description": "{l2: λ}: Nielsen's C = C0 + λ/(2n)·Σw² over the weights (not biases), "
+                           "n = number of examples.",
+            "type": ["object", "null"], "additionalProperties": False,
+            "properties": {"l2": _doc({"anyOf": [{"type": "number", "minimum": 0},
+                                                 {"type": "string", "pattern": POSITIVE_TEXT}]},
+                                      "L2 strength λ", "λ ≥ 0; ∂C/∂w gains (λ/n)·w.")},
+        },
     }
     return {
         "title": "A layered network",

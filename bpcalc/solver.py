@@ -58,8 +58,9 @@ class Solution:
 
     problem: Problem
     layers: tuple[LayerSolution, ...]
-    loss: float
-    example_losses: Array        # C_x for each example
+    loss: float                  # C = C0 + penalty
+    example_losses: Array        # C_x for each example (without the penalty)
+    penalty: float = 0.0         # λ/(2n)·Σw², regularization: {l2: λ}
 
     @property
     def output(self) -> Array:
@@ -128,6 +129,7 @@ class Solution:
         return {
             "title": self.problem.title,
             "loss": float(self.loss),
+            **({"penalty": self.penalty, "l2": self.problem.l2} if self.problem.l2 else {}),
             "learning_rate": self.problem.learning_rate,
             "layers": [
                 {
@@ -191,20 +193,25 @@ def solve(problem: Problem) -> Solution:
             deltas.append(layer.activation.backprop(z, a, deltas[-1] @ following.weights, **layer.params))
         deltas.reverse()
         scale = 1.0 / len(problem.inputs) if problem.reduction == "mean" else 1.0
+        decay = getattr(problem, "l2", 0.0) / len(problem.inputs)        # λ/n
         previous = [problem.inputs, *activations[:-1]]
         layers = tuple(
-            _layer_solution(layer, z, a, d, a_prev, scale, problem.learning_rate)
+            _layer_solution(layer, z, a, d, a_prev, scale, problem.learning_rate, decay)
             for layer, z, a, d, a_prev in zip(problem.layers, zs, activations, deltas, previous)
         )
-        loss = float(costs.mean() if problem.reduction == "mean" else costs.sum())
-    solution = Solution(problem, layers, loss, costs)
+        penalty = decay / 2 * sum(float(np.vdot(layer.weights, layer.weights)) for layer in problem.layers) \
+            if decay else 0.0
+        loss = float(costs.mean() if problem.reduction == "mean" else costs.sum()) + penalty
+    solution = Solution(problem, layers, loss, costs, penalty)
     _check_finite(solution)
     return solution
 
 
 def _layer_solution(layer: Layer, z: Array, a: Array, delta: Array, a_prev: Array,
-                    scale: float, rate: float | None) -> LayerSolution:
+                    scale: float, rate: float | None, decay: float = 0.0) -> LayerSolution:
     dC_dw = scale * (delta.T @ a_prev)                                       # BP4
+    if decay:
+        dC_dw = dC_dw + decay * layer.weights                                # L2: + (λ/n)·w
     dC_db = scale * delta.sum(axis=0) if layer.bias is not None else None    # BP3
     w_updated = b_updated = None
     if rate is not None:

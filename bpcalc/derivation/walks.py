@@ -24,6 +24,11 @@ def derive(problem: Problem, solution: Solution, *, scalars: bool | None = None,
     SCALAR_WIDTH neurons) adds every scalar entry after each vector form. Only what is
     shown is built: a wide layer costs its vector steps, not one step per weight.
     A computation graph is derived node by node (:mod:`~bpcalc.derivation.graphs`)."""
+    if getattr(problem, "l2", 0.0):
+        # The derivation does not show the penalty's step yet; its numbers would be C0's.
+        raise problem.error(("regularization", "l2"), "explain does not show the L2 penalty's step "
+                            "yet; solve, check and gradcheck include it (remove regularization to "
+                            "explain C0)")
     _same_problem(problem, solution)
     if getattr(problem, "kind", None) == "graph":
         from .graphs import derive_graph
