@@ -207,7 +207,7 @@ def _graph_leaves(problem: Any, solution: Any) -> tuple[Iterator[_Leaf], float, 
     from .graph import solve_graph
 
     output = problem.output
-    gradients = solution.gradients
+    gradients = solution.gradients()
 
     def parameter_at(name: str) -> Callable[[float], float]:
         def at(value: float) -> float:
