@@ -77,13 +77,15 @@ class Diagnoser:
                 deltas.append((step or self.right_step)(index, deltas[-1]))
             deltas.reverse()
             scale = 1.0 / len(problem.inputs) if problem.reduction == "mean" else 1.0
+            decay = problem.l2 / len(problem.inputs)          # the L2 penalty's λ/n, kept
             previous = [problem.inputs, *self.activations[:-1]]
             layers = tuple(
                 _layer_solution(layer, self.zs[index], self.activations[index], deltas[index],
                                 previous[index] if source is None else source(index), scale,
-                                problem.learning_rate)
+                                problem.learning_rate, decay)
                 for index, layer in enumerate(problem.layers))
-        return Solution(problem, layers, self.solution.loss, self.solution.example_losses)
+        return Solution(problem, layers, self.solution.loss, self.solution.example_losses,
+                        self.solution.penalty)
 
     def changed_at(self, chosen: set[int], output: Callable[[], Array] | None,
                    hidden: Callable[[int, Array], Array]) -> Solution:
@@ -358,6 +360,28 @@ def sgd_mistakes(old: float, gradient: float, rate: float, cost: str = "C") -> I
     yield -rate * gradient, f"is the step −η·∂{cost}/∂w alone: add it to the old value w."
 
 
+def penalty_left_out(diagnoser: Diagnoser, path: str) -> Iterator[Candidate]:
+    """With ``regularization: {l2: λ}``, ∂C₀/∂w alone, the (λ/n)·w term forgotten (and the
+    update made with it)."""
+    problem = diagnoser.problem
+    match = _PARAMETER_PATH.match(path)
+    if not problem.l2 or not match:
+        return
+    parameter = next((p for p in diagnoser.solution.parameters()
+                      if p.name == match[2] and p.kind == "weights"), None)
+    if parameter is None:
+        return
+    decay = problem.l2 / len(problem.inputs)
+    term = decay * parameter.value
+    why = (f"leaves out the L2 penalty's (λ/n)·{parameter.name} = {format_number(term, 4)}: with "
+           f"regularization, ∂C/∂{parameter.name} = ∂C₀/∂{parameter.name} + (λ/n)·{parameter.name}")
+    if match[1] == "gradients":
+        yield parameter.gradient - term, why + "."
+    elif problem.learning_rate is not None and not parameter.fixed:
+        yield parameter.value - problem.learning_rate * (parameter.gradient - term), \
+            f"is the update with ∂C₀/∂{parameter.name}: it {why}."
+
+
 def _rounding(digits: int) -> Callable[[np.ndarray], np.ndarray]:
     def round_significant(values: np.ndarray) -> np.ndarray:
         values = np.asarray(values, dtype=np.float64)
@@ -395,6 +419,7 @@ def rounded_early(diagnoser: Diagnoser, path: str) -> Iterator[Candidate]:
 
 MISTAKES: tuple[Mistake, ...] = (
     Mistake("old_value", old_value),
+    Mistake("penalty_left_out", penalty_left_out),
     Mistake("update", update_mistakes),
     Mistake("neighbouring_gradient", neighbouring_gradient),
     Mistake("sign_flipped", sign_flipped),

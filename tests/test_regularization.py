@@ -112,9 +112,38 @@ def test_bad_regularization(tmp_path, value, message):
     assert result.exit_code == 2 and f"{path}:1:" in result.stderr and message in result.stderr
 
 
-def test_explain_refuses_rather_than_show_c0(tmp_path):
-    # explain has no step for the penalty yet: it says so (exit 2) instead of showing C0's numbers
-    path = tmp_path / "neuron.yaml"
-    path.write_text(json.dumps(NEURON), encoding="utf-8")
-    result = bpcalc("explain", str(path))
-    assert result.exit_code == 2 and "explain does not show the L2 penalty" in result.stderr
+def test_explain_shows_the_penalty_and_its_gradient():
+    """C₀'s derivation, then C = C₀ + λ/(2n)·Σw² and ∂C/∂w = ∂C₀/∂w + (λ/n)·w with numbers,
+    and the update with ∂C/∂w; every step redoes to its value."""
+    from redo import check_derivation
+
+    from bpcalc.derivation import derive
+
+    problem = api.load(ROOT / "problems" / "l2_regularization.yaml")
+    solution = api.solve(problem)
+    derivation = derive(problem, solution)
+    check_derivation(derivation, solution)
+    lines = [step.equation_unicode() for step in derivation.steps]
+    assert "∂C₀/∂w2 = ∂C₀/∂z2·∂z2/∂w2 = δ₂·a1" in "\n".join(lines) or any(
+        line.startswith("∂C₀/∂w2") for line in lines)
+    assert "C = C₀ + λ/2·(w1² + w2²) = 0.2884 + 0.1/2·(0.01² + (−5)²) ≈ 1.538" in lines
+    assert "∂C/∂w2 = ∂C₀/∂w2 + λ·w2 = (−0.004162) + 0.1·(−5) ≈ −0.5042" in lines
+    assert "w2 ← w2 − η·∂C/∂w2 = (−5) − 0.1·(−0.5042) ≈ −4.95" in lines
+    assert not any(line.startswith("∂C/∂b = ∂C₀/∂b") for line in lines)   # biases: no penalty
+    for name in ("w1", "w2", "b"):
+        check_derivation(derive(problem, solution, param=name), solution)
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+def test_explain_of_regularised_batches_redoes(reduction):
+    from redo import check_derivation
+
+    from bpcalc.derivation import derive
+
+    base = api.load(ROOT / "problems" / "mini_batch_mean.yaml")
+    problem = dataclasses.replace(base, l2=0.25, reduction=reduction)
+    solution = api.solve(problem)
+    for scalars in (True, False):
+        derivation = derive(problem, solution, scalars=scalars)
+        check_derivation(derivation, solution)
+        assert any(step.key == "loss" and step.rule == "L2" for step in derivation.steps)

@@ -20,7 +20,7 @@ import numpy as np
 
 from ..calculus import simplify
 from ..expr import (
-    Add, Call, Div, Expr, Hadamard, MatMul, Mul, Neg, Num, Partial, Sub, Sym, Transpose, evaluate,
+    Add, Call, Div, Expr, Hadamard, MatMul, Mul, Neg, Num, Partial, Pow, Sub, Sum, Sym, Transpose, evaluate,
     bottom_up, function_table, nodes, substitute, symbols,
 )
 from ..numbers import format_number
@@ -37,6 +37,7 @@ MAX_TERMS = 12              # terms of a sum written out (neurons, examples, out
 
 _PLURAL = {"weights": "weights", "bias": "biases"}
 ETA = Sym("eta")
+LAMBDA = Sym("lambda")
 
 
 def layer_parameters(problem: Problem, solution: Solution, l: int) -> list[Parameter]:
@@ -75,6 +76,8 @@ class Builder(StepBuilder):
         self.param_mode = False
         self.functions = function_table()
         self._parameters: dict[int, list[Parameter]] = {}
+        self.penalty: tuple[Problem, Solution] | None = None   # regularized: (problem, solution)
+        self.penalised_keys: set[str] = set()                 # C₀'s values, not the solution's
         self.coupled_sums: dict[int, dict[str, Sym]] = {}     # layer -> the sums of its coupled activation
         # What a student knows: the parameters and η throughout, and per example its own
         # input, target and everything computed from them so far.
@@ -680,6 +683,75 @@ class Builder(StepBuilder):
                          everywhere=True)
                 note = None
 
+    def add(self, title: str, lhs: Expr, general: Expr | None, value: Any, rule: str, **extra: Any) -> int:
+        if extra.get("key") in self.penalised_keys:
+            extra["key"] = None              # C₀'s value: the solution's path holds C's
+        return super().add(title, lhs, general, value, rule, **extra)
+
+    def penalise(self, problem: Problem, solution: Solution) -> None:
+        """The steps until :meth:`regularize` are C₀'s (this builder was made for the problem
+        without its penalty); the paths of the values the penalty changes are kept for later."""
+        self.penalty = (problem, solution)
+        self.names.penalised = True
+        self.penalised_keys = {"loss", *(f"layers[{l}].dC_dw" for l in range(1, self.L + 1))}
+        for l, layer in enumerate(problem.layers, start=1):
+            self.penalised_keys.update(f"gradients.{name}" for name in layer.weight_names.flat())
+
+    def regularize(self, parameters: Sequence[Parameter] | None = None) -> None:
+        """L2: C = C₀ + λ/(2n)·Σw² and ∂C/∂w = ∂C₀/∂w + (λ/n)·w. The steps before were C₀'s
+        (built from the problem without the penalty); from here on the builder holds the
+        regularized problem and solution, so the update uses ∂C/∂w."""
+        if self.penalty is None:
+            return
+        problem, solution = self.penalty
+        names, n, lam = self.names, len(problem.inputs), problem.l2
+        self.begin("L2 regularization")
+        self.known[LAMBDA] = lam
+        c0, cost = names.cost(), Sym("C")
+        weights = [p for l in range(1, self.L + 1) for p in self.parameters(l) if p.kind == "weights"]
+        total = float(sum(float(np.vdot(layer.weights, layer.weights)) for layer in problem.layers))
+        if len(weights) <= MAX_TERMS:
+            squares = _fold(Add, [Pow(names.parameter(p), Num(2)) for p in weights])
+        else:
+            squares = Sum(Pow(Sym("w"), Num(2)), "w")
+            self.known[squares] = total
+        note = (f"the penalty adds λ/(2n) times the sum of the squared weights (not the biases) to "
+                f"the cost, with λ = {format_number(lam, 8)} and n = {n} example{'s' if n > 1 else ''}; "
+                "so each weight's gradient gains (λ/n)·w",)
+        per_example = LAMBDA if n == 1 else Div(LAMBDA, Num(n))           # λ/n
+        if self.lookup(c0) is None:                  # --param: C₀ itself was not a step
+            self.learn(c0, self.s.loss, everywhere=True)
+        self.penalised_keys = set()                  # from here on, the values are C's
+        self.add("cost with the L2 penalty", cost, Add(c0, Mul(Div(LAMBDA, Num(2 * n)), squares)),
+                 solution.loss, "L2", key="loss", note=note, everywhere=True)
+        base = {p.name: p for l in range(1, self.L + 1) for p in self.parameters(l)}
+        self.p, self.s, self._parameters = problem, solution, {}
+        layers = sorted({p.layer for p in parameters}) if parameters is not None else range(1, self.L + 1)
+        for l in layers:
+            layer, result = problem.layers[l - 1], solution.layers[l - 1]
+            self.learn(Partial(c0, names.w(l)), result.dC_dw - lam / n * layer.weights, everywhere=True)
+            if layer.bias is not None:
+                self.learn(Partial(cost, names.b(l)), result.dC_db, everywhere=True)
+            if parameters is None and self.vectors and layer.weights.size > 1:
+                self.add(f"gradients of the weights with the penalty, {self.layer_word(l)}",
+                         Partial(cost, names.w(l)), Add(Partial(c0, names.w(l)), Mul(per_example, names.w(l))),
+                         result.dC_dw, "L2", key=f"layers[{l}].dC_dw", everywhere=True)
+            else:
+                self.learn(Partial(cost, names.w(l)), result.dC_dw, everywhere=True)
+            for p in self.parameters(l):
+                symbol = names.parameter(p)
+                if p.kind != "weights" or (parameters is not None and p.name not in {q.name for q in parameters}):
+                    if p.kind != "weights":
+                        self.learn(Partial(cost, symbol), p.gradient, everywhere=True)
+                    continue
+                self.learn(Partial(c0, symbol), base[p.name].gradient, everywhere=True)
+                if parameters is None and not self.shown_alone(p):
+                    self.learn(Partial(cost, symbol), p.gradient, everywhere=True)
+                    continue
+                self.add(f"gradient of {p.name} with the penalty", Partial(cost, symbol),
+                         Add(Partial(c0, symbol), Mul(per_example, symbol)), p.gradient, "L2",
+                         key=f"gradients.{p.name}", indexed=names.parameter_indexed(p), everywhere=True)
+
     def updates(self, parameters: Sequence[Parameter] | None = None) -> None:
         rate = self.p.learning_rate
         if rate is None:
@@ -772,6 +844,9 @@ class Builder(StepBuilder):
             self.combine([p])
         else:
             self.learn(Partial(names.cost(), symbol), p.gradient, everywhere=True)
+        if self.penalty is not None:
+            self.regularize([p])
+            p = next(q for q in self.parameters(p.layer) if q.name == p.name)   # with the penalty
         self.updates([p])
 
     def unique_chain(self, p: Parameter, x: int, path: dict[int, int], fused: bool) -> None:

@@ -39,6 +39,7 @@ class Names:
         self.inputs = problem.inputs.shape[1]
         self.multi = len(problem.inputs) > 1
         self.max_terms = max_terms
+        self.penalised = False          # regularization: the cost before the penalty is C₀
         self._shapes: dict[Expr, tuple[int, ...]] = {}
         self._entries: dict[Expr, Callable[..., Sym]] = {}
         self._located: dict[Expr, tuple[Expr, Index]] = {}
@@ -138,7 +139,9 @@ class Names:
                 else self.b_indexed(p.layer, p.index[0]))
 
     def cost(self, x: int | None = None) -> Sym:
-        return Sym("C", str(x + 1)) if x is not None and self.multi else Sym("C")
+        if x is not None and self.multi:
+            return Sym("C", str(x + 1))
+        return Sym("C", "0") if self.penalised else Sym("C")
 
     # -- vectors and their entries ---------------------------------------------------------
     def locate(self, symbol: Expr) -> tuple[Expr, Index] | None:

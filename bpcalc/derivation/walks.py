@@ -24,16 +24,19 @@ def derive(problem: Problem, solution: Solution, *, scalars: bool | None = None,
     SCALAR_WIDTH neurons) adds every scalar entry after each vector form. Only what is
     shown is built: a wide layer costs its vector steps, not one step per weight.
     A computation graph is derived node by node (:mod:`~bpcalc.derivation.graphs`)."""
-    if getattr(problem, "l2", 0.0):
-        # The derivation does not show the penalty's step yet; its numbers would be C0's.
-        raise problem.error(("regularization", "l2"), "explain does not show the L2 penalty's step "
-                            "yet; solve, check and gradcheck include it (remove regularization to "
-                            "explain C0)")
     _same_problem(problem, solution)
     if getattr(problem, "kind", None) == "graph":
         from .graphs import derive_graph
 
         return derive_graph(problem, solution, param=param, digits=digits)
+    regularized = (problem, solution) if getattr(problem, "l2", 0.0) else None
+    if regularized is not None:       # C₀'s derivation first, then the penalty's steps
+        import dataclasses
+
+        from ..solver import solve
+
+        problem = dataclasses.replace(problem, l2=0.0)
+        solution = solve(problem)
     names = Names(problem)
     if scalars is None:
         scalars = auto_scalars(problem)
@@ -41,6 +44,8 @@ def derive(problem: Problem, solution: Solution, *, scalars: bool | None = None,
     if param is not None:
         parameter = find_parameter(solution, param)
         builder = Builder(problem, solution, names, digits, scalars=True, vectors=False)
+        if regularized is not None:
+            builder.penalise(*regularized)
         builder.chain(parameter)
         return builder.finish(f"{title}: ∂C/∂{param}", intro(problem, names, digits), param, cautions(builder))
     estimate = estimated_steps(problem, scalars)
@@ -49,6 +54,8 @@ def derive(problem: Problem, solution: Solution, *, scalars: bool | None = None,
                           f"would have about {estimate:,} steps; use --no-scalars, or --param NAME for "
                           "the chain of one parameter")
     builder = Builder(problem, solution, names, digits, scalars, vectors=not names.chain)
+    if regularized is not None:
+        builder.penalise(*regularized)
     for x in range(len(problem.inputs)):
         builder.forward(x)
         builder.output_error(x)
@@ -56,6 +63,7 @@ def derive(problem: Problem, solution: Solution, *, scalars: bool | None = None,
         builder.gradients(x)
     if builder.multi:
         builder.combine()
+    builder.regularize()
     builder.updates()
     return builder.finish(title, intro(problem, names, digits), None, cautions(builder))
 
