@@ -188,14 +188,23 @@ def _build(problem: dict):
 
 def loss(problem: dict, digits: int = DIGITS) -> float:
     """Only the cost C (cheap; used for finite-difference checks)."""
-    at, _, _, _, _, cost = _build(problem)
+    at, _, layers, per_example, _, cost = _build(problem)
+    cost = cost + _penalty(problem, layers, per_example)
     return float(cost.xreplace(at).evalf(digits))
+
+
+def _penalty(problem: dict, layers: list, per_example: list):
+    """Nielsen's L2 penalty, λ/(2n)·Σw² over the weights (not the biases), n examples."""
+    l2 = _num((problem.get("regularization") or {}).get("l2", 0))
+    return l2 / (2 * len(per_example)) * sum(s ** 2 for L in layers for row in L["ws"] for s in row)
 
 
 def solve(problem: dict, digits: int = DIGITS) -> dict:
     """The solution document: loss, gradients, updated values and per-layer values."""
     at, values, layers, per_example, shifts, cost = _build(problem)
     eta = _num(problem.get("learning_rate", 0))
+    penalty = _penalty(problem, layers, per_example)
+    cost = cost + penalty
 
     def ev(expr):
         return float(sp.sympify(expr).xreplace(at).evalf(digits))
@@ -225,7 +234,8 @@ def solve(problem: dict, digits: int = DIGITS) -> dict:
             per_x,
             dC_dw=[[g for g, _ in row] for row in gw], dC_db=gb and [g for g, _ in gb],
             w_updated=[[u for _, u in row] for row in gw], b_updated=gb and [u for _, u in gb]))
-    return {"loss": ev(cost), "gradients": gradients, "updated": updated, "layers": out_layers}
+    return {"loss": ev(cost), "penalty": ev(penalty), "gradients": gradients, "updated": updated,
+            "layers": out_layers}
 
 
 _STEP = re.compile(r"([A-Za-z_][\w]*)|\[(\d+)\]")

@@ -294,6 +294,20 @@ def test_mistakes_on_a_2_2_2_network(small, name, qid, answer, hand, facts):
     _check_mistake(small, name, qid, answer, hand, facts)
 
 
+# The reference with regularization: {l2: 0.1} (n = 1): ∂C/∂w2 = G_W2 + 0.1·W2 (W2 = −5).
+L2_MISTAKES = [
+    ("penalty_left_out", "gradients.w2", "-0.004162", G_W2, ["penalty", "(λ/n)·w2"]),
+    ("penalty_left_out", "w2_updated", "-4.9996", -5 - ETA * G_W2, ["∂C₀/∂w2"]),
+]
+
+
+@pytest.mark.parametrize("name, qid, answer, hand, facts", L2_MISTAKES,
+                         ids=[f"{m[0]}-{m[1]}={m[2]}" for m in L2_MISTAKES])
+def test_mistakes_on_the_regularized_reference(name, qid, answer, hand, facts):
+    grader = Grader(load(REFERENCE.parent / "l2_regularization.yaml"))
+    _check_mistake(grader, name, qid, answer, hand, facts)
+
+
 def test_the_2_2_2_mistakes_differ_from_the_answer_and_each_other(small):
     right = S_D1[1] * S_X[0]
     untransposed = S_D1_UNTRANSPOSED[1] * S_X[0]
@@ -303,7 +317,7 @@ def test_the_2_2_2_mistakes_differ_from_the_answer_and_each_other(small):
 
 
 def test_every_mistake_in_the_table_is_exercised():
-    exercised = {case[0] for case in REFERENCE_MISTAKES + SMALL_MISTAKES}
+    exercised = {case[0] for case in REFERENCE_MISTAKES + SMALL_MISTAKES + L2_MISTAKES}
     assert {mistake.name for mistake in MISTAKES} <= exercised
 
 

@@ -270,7 +270,7 @@ def test_shipped_key_matches_the_oracle(path):
     assert any(k.startswith(("updated.", "layers")) and "updated" in k for k in key)
     solution = solve(problem)
     for k, want in key.items():
-        assert re.fullmatch(r"loss|(gradients|updated)\.\w+|layers\[\d+\]\.\w+(\[\d+\])*", k), k
+        assert re.fullmatch(r"loss|penalty|(gradients|updated)\.\w+|layers\[\d+\]\.\w+(\[\d+\])*", k), k
         got = lookup(solution, k)
         assert len(_flat(got)) == len(_flat(want)), k
         for g, w in zip(_flat(got), _flat(want)):
