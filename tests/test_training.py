@@ -319,3 +319,95 @@ def test_divergence_is_an_error_not_a_nan():
     doc = _random_doc(np.random.default_rng(0))
     with pytest.raises(BpcalcError, match="no longer finite"):
         train(Problem.from_dict(dict(doc, learning_rate=1e6)), TrainSettings(steps=200))
+
+
+# ------------------------------------------------------------------ bpcalc train
+
+def _cli(*args):
+    from clitools import bpcalc
+
+    return bpcalc("train", *args)
+
+
+def test_cli_json_is_the_issue_document():
+    import json
+
+    result = _cli(str(MAZUR), "--steps", "10", "--format", "json", "--every", "4")
+    assert result.exit_code == 0, result.stderr
+    doc = json.loads(result.stdout)
+    assert [s["step"] for s in doc["steps"]] == [0, 4, 8, 10]
+    assert doc["steps"][0]["loss"] == pytest.approx(0.298371109, abs=1e-9)
+    assert set(doc["final"]) == {"step", "loss", "parameters", "outputs"}
+    assert doc["final"]["step"] == 10 and doc["final"]["loss"] == doc["steps"][-1]["loss"]
+    assert doc["final"]["parameters"]["b1_1"] == 0.35 and len(doc["final"]["parameters"]) == 12
+    assert len(doc["final"]["outputs"]) == 1 and len(doc["final"]["outputs"][0]) == 2
+    one = json.loads(_cli(str(MAZUR), "--steps", "1", "-f", "json").stdout)
+    assert one["final"]["loss"] == pytest.approx(0.291028, abs=5e-7)
+    assert one["final"]["parameters"]["w5"] == pytest.approx(0.35891648, abs=1e-8)   # Mazur's w5⁺
+
+
+def test_cli_csv_one_row_per_step_one_column_per_parameter():
+    import csv
+    import io
+
+    result = _cli(str(MAZUR), "--steps", "3", "--format", "csv")
+    rows = list(csv.reader(io.StringIO(result.stdout)))
+    assert rows[0] == ["step", "loss", "w1", "w2", "w3", "w4", "b1_1", "b1_2",
+                       "w5", "w6", "w7", "w8", "b2_1", "b2_2"]
+    assert [row[0] for row in rows[1:]] == ["0", "1", "2", "3"]
+    assert float(rows[1][2]) == 0.15 and float(rows[2][8]) == pytest.approx(0.35891648, abs=1e-8)
+
+
+def test_cli_text_and_overrides(tmp_path):
+    result = _cli(str(MAZUR), "--steps", "10000")
+    assert result.exit_code == 0
+    assert "3.51019e-5" in result.stdout and "10000" in result.stdout
+    assert "w1" in result.stdout and "(fixed)" in result.stdout and "0.0159136" in result.stdout
+    rows = [line for line in result.stdout.splitlines() if line.strip()[:1].isdigit()]
+    assert 10 <= len([r for r in rows if len(r.split()) == 2]) <= 20     # the loss table
+    # the file asks for momentum; --optimizer adam drops the file's momentum (adam takes none)
+    text = MAZUR.read_text(encoding="utf-8").replace(
+        "learning_rate: 0.5\n", "learning_rate: 0.5\ntrain: {optimizer: momentum, momentum: 0.5, steps: 5}\n")
+    path = tmp_path / "m.yaml"
+    path.write_text(text, encoding="utf-8")
+    import json
+
+    adam = json.loads(_cli(str(path), "--optimizer", "adam", "-f", "json").stdout)
+    expected = train(load(MAZUR), TrainSettings(steps=5, optimizer="adam"))
+    assert adam["final"]["loss"] == pytest.approx(expected.final_loss, abs=1e-15)
+    momentum = json.loads(_cli(str(path), "-f", "json", "--lr", "0.1").stdout)
+    assert momentum["final"]["loss"] == pytest.approx(
+        train(load(MAZUR), TrainSettings(steps=5, optimizer="momentum", momentum=0.5),
+              learning_rate=0.1).final_loss, abs=1e-15)
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["--steps", "-1"], "--steps: expected a whole number from 0"),
+    (["--optimizer", "adma"], "(did you mean 'adam'?)"),
+    (["--momentum", "0.9"], "--momentum: sgd takes no 'momentum'"),
+    (["--optimizer", "momentum", "--momentum", "1"], "--momentum: expected a number in [0, 1)"),
+    (["--batch-size", "2"], "--batch-size: expected a whole number from 1 to 1"),
+    (["--learning-rate", "-1"], "--learning-rate: expected a positive number"),
+])
+def test_cli_bad_options_exit_2_one_line(args, expected):
+    result = _cli(str(MAZUR), *args)
+    assert result.exit_code == 2 and result.stdout == ""
+    assert result.stderr.startswith("bpcalc: error: ") and result.stderr.count("\n") == 1
+    assert expected in result.stderr
+
+
+def test_cli_bad_file_setting_is_located(tmp_path):
+    text = MAZUR.read_text(encoding="utf-8").replace("learning_rate: 0.5\n",
+                                                     "learning_rate: 0.5\ntrain:\n  steps: -3\n")
+    path = tmp_path / "bad.yaml"
+    path.write_text(text, encoding="utf-8")
+    result = _cli(str(path))
+    assert result.exit_code == 2 and result.stderr.count("\n") == 1
+    line = text.splitlines().index("  steps: -3") + 1                  # the value -3, column 10
+    assert f"{path}:{line}:10: train.steps: expected a whole number" in result.stderr
+
+
+def test_cli_graph_problem_is_refused_cleanly():
+    graphs = [p for p in sorted((ROOT / "problems").glob("*.yaml")) if "nodes:" in p.read_text(encoding="utf-8")]
+    result = _cli(str(graphs[0]))
+    assert result.exit_code == 2 and "layered networks" in result.stderr
