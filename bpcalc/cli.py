@@ -658,5 +658,92 @@ def new(file: str, sizes: str | None, activation: str | None, output_activation:
     click.echo(f"Wrote {visible(file)}: {template.summary}.{notes} Next: {steps}")
 
 
+def _every(steps: int) -> int:
+    """A round K (1, 2, 5, 10, 20, 50, …) that shows at most about 15 rows of the loss."""
+    every = 1
+    while steps / every > 15:
+        every = every * 5 // 2 if str(every).startswith("2") else every * 2
+    return every
+
+
+@main.command(short_help="Many training steps with a torch.optim optimizer: the loss curve.")
+@click.argument("file")
+@click.option("--steps", "-n", type=int, help="Updates to take (default: the file's train.steps, else 100).")
+@click.option("--optimizer", help="sgd, momentum, nesterov, adagrad, rmsprop, adam or adamw "
+              "(default: the file's, else sgd).")
+@click.option("--learning-rate", "--lr", "learning_rate", type=float, help="η (default: the file's learning_rate).")
+@click.option("--momentum", type=float, help="μ for momentum, nesterov (default 0.9) and rmsprop (default 0).")
+@click.option("--batch-size", type=int, help="Examples per update (default: all of them).")
+@click.option("--seed", type=int, help="Seed of the per-epoch shuffle of the mini-batches (default 0).")
+@click.option("--every", "-e", type=click.IntRange(1), help="Record the loss every K steps (first and last "
+              "always) [default: text about 10-15 rows; json and csv every step].")
+@format_options("text", "json", "csv")
+@user_errors
+def train(file: str, steps: int | None, optimizer: str | None, learning_rate: float | None,
+          momentum: float | None, batch_size: int | None, seed: int | None, every: int | None,
+          fmt: str, precision: int) -> None:
+    """Train a problem's network for many steps and show the loss as it falls.
+
+    The file's 'train:' settings (steps, optimizer, momentum, betas, eps, alpha,
+    weight_decay, batch_size, shuffle, seed) are used; the options override
+    them. Every optimizer takes torch.optim's update exactly. The loss at step
+    k is the full-data loss after k updates (step 0: before any). 'fixed'
+    parameters stay fixed.
+
+    \b
+    Examples:
+      bpcalc train problems/mazur_2_2_2.yaml --steps 10000
+      bpcalc train problems/mazur_2_2_2.yaml --steps 100 --optimizer momentum --momentum 0.9
+      bpcalc train problems/mazur_2_2_2.yaml --steps 1000 --optimizer adam --learning-rate 0.01 --format json
+      bpcalc train problems/mazur_2_2_2.yaml --steps 50 --format csv > curve.csv
+    """
+    from .errors import BpcalcError
+    from .problem import load
+    from .training import TrainSettings
+    from .training import train as run
+
+    problem = load(file)
+    if getattr(problem, "kind", None) == "graph":
+        raise BpcalcError(f"{file}: train works on layered networks (layers:); computation graphs "
+                          "are not trained yet")
+    if learning_rate is not None and not learning_rate > 0:
+        raise BpcalcError(f"--learning-rate: expected a positive number (η), got {learning_rate:g}")
+
+    def fail(key: str, message: str) -> Exception:
+        return BpcalcError(f"--{key.replace('_', '-')}: {message}")
+
+    settings = (problem.train or TrainSettings()).with_overrides(
+        fail, len(problem.inputs), steps=steps, optimizer=optimizer, momentum=momentum,
+        batch_size=batch_size, seed=seed)
+    if every is None:
+        every = _every(settings.steps) if fmt == "text" else 1
+    progress = None
+    if fmt == "text" and settings.steps >= 20_000 and _stdout_is_terminal():
+        from rich.progress import Progress
+
+        bar = Progress(transient=True)
+        task = bar.add_task("training", total=settings.steps)
+        bar.start()
+        progress = lambda done: bar.update(task, completed=done)
+    try:
+        result = run(problem, settings, learning_rate=learning_rate, every=every,
+                     keep_parameters=fmt == "csv", progress=progress)
+    finally:
+        if progress is not None:
+            bar.stop()
+    if fmt == "json":
+        print_json(result.to_dict())
+        return
+    if fmt == "csv":
+        from .render.training import training_csv
+
+        click.echo(training_csv(result), nl=False)
+        return
+    from .render.terminal import make_console, print_tables
+    from .render.training import training_tables
+
+    print_tables(training_tables(result, precision), make_console(), problem.title or file)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -40,7 +40,7 @@ NAME_PATTERN = re.compile(r"[A-Za-z][A-Za-z0-9_]*\Z")
 PARAMETER_KINDS = ("weights", "bias")
 
 TOP_KEYS = ("title", "description", "input", "target", "examples", "loss", "reduction",
-            "learning_rate", "layers", "expected", "questions", "activations", "regularization")
+            "learning_rate", "layers", "expected", "questions", "activations", "regularization", "train")
 REGULARIZATION_KEYS = ("l2",)
 ACTIVATION_PARAMETERS = tuple(sorted({p for a in ACTIVATIONS.values() for p in a.params}))
 LAYER_KEYS = ("activation", "weights", "bias", "names", "fixed", *ACTIVATION_PARAMETERS)
@@ -151,6 +151,7 @@ class Problem:
     description: str | None = None
     expected: Mapping[str, Any] = field(default_factory=dict)
     questions: tuple[Any, ...] = ()
+    train: Any = None                         # bpcalc.training.TrainSettings, from ``train:``
     source: str | None = None
     lines: Mapping[Path, tuple[int, int]] = field(default_factory=dict, repr=False)
 
@@ -570,11 +571,16 @@ class _Validator:
         questions = doc.get("questions") or []
         if not isinstance(questions, list):
             raise self.fail(("questions",), f"expected a list of questions, got {describe(questions)}")
+        train = None
+        if doc.get("train") is not None:
+            from .training import read_settings
+
+            train = read_settings(self, doc["train"], len(inputs))
         problem = Problem(
             layers=tuple(layers), inputs=inputs, targets=targets, loss=loss, reduction=reduction,
             learning_rate=rate, single=single, l2=l2, title=self.text(doc, "title"),
             description=self.text(doc, "description"), expected=dict(expected),
-            questions=tuple(questions), source=self.source, lines=dict(self.lines),
+            questions=tuple(questions), train=train, source=self.source, lines=dict(self.lines),
         )
         if questions:           # validated now, so every command reports a broken question
             from .grading import parse_questions

@@ -216,6 +216,12 @@ def _examples(description: str, item: str, properties: dict[str, Any]) -> dict[s
                       "required": list(properties), "additionalProperties": False, "properties": properties}}
 
 
+def _train_schema() -> dict[str, Any]:
+    from .training import json_schema
+
+    return json_schema()
+
+
 def _layered_schema(top_keys: Iterable[str], activations: Mapping[str, Any]) -> dict[str, Any]:
     known = {
         "title": _ref("text", "Title", "A short title, shown above the tables."),
@@ -242,6 +248,7 @@ def _layered_schema(top_keys: Iterable[str], activations: Mapping[str, Any]) -> 
         },
         "expected": _ref("expected", "Answer keys", "Checked by `bpcalc verify`."),
         "questions": _ref("questions", "Questions", "Graded by `bpcalc check` and `bpcalc grade`."),
+        "train": _train_schema(),
         "activations": {
             "title": "Your own activations",
             "description": "Activations defined by a formula in z, e.g. {swish: {f: z*sigma(z)}}; "

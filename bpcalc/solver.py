@@ -15,7 +15,7 @@ cost C_x); the gradients of C average (``reduction: mean``) or sum them.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 
@@ -150,21 +150,27 @@ class Solution:
         }
 
 
-def forward(problem: Problem) -> tuple[list[Array], list[Array]]:
-    """z^l and a^l for l = 1..L, for all examples at once; a^0 is the input."""
-    activations, weighted_inputs = [problem.inputs], []
-    for layer in problem.layers:
-        z = activations[-1] @ layer.weights.T
-        if layer.bias is not None:
-            z = z + layer.bias
+def forward(problem: Problem, params: Sequence[tuple[Array, Array | None]] | None = None,
+            inputs: Array | None = None) -> tuple[list[Array], list[Array]]:
+    """z^l and a^l for l = 1..L, for all examples at once; a^0 is the input.
+    ``params`` ((w^l, b^l) per layer) and ``inputs`` replace the problem's own arrays
+    (training runs the same pass on its current parameters and on mini-batches)."""
+    if params is None:
+        params = [(layer.weights, layer.bias) for layer in problem.layers]
+    activations, weighted_inputs = [problem.inputs if inputs is None else inputs], []
+    for layer, (weights, bias) in zip(problem.layers, params):
+        z = activations[-1] @ weights.T
+        if bias is not None:
+            z = z + bias
         weighted_inputs.append(z)
         activations.append(layer.activation(z, **layer.params))
     return weighted_inputs, activations[1:]
 
 
-def output_error(problem: Problem, z: Array, a: Array) -> tuple[Array, Array]:
+def output_error(problem: Problem, z: Array, a: Array, targets: Array | None = None) -> tuple[Array, Array]:
     """The per-example costs C_x and δ^L (BP1), exact where a saturates."""
-    loss, targets = problem.loss, problem.targets
+    loss = problem.loss
+    targets = problem.targets if targets is None else targets
     output = problem.layers[-1]
     fused = loss.fused.get(output.activation.name)
     if fused is not None:
@@ -177,6 +183,19 @@ def output_error(problem: Problem, z: Array, a: Array) -> tuple[Array, Array]:
     return costs, output.activation.backprop(z, a, loss.gradient(a, targets), **output.params)
 
 
+def backward(problem: Problem, zs: Sequence[Array], activations: Sequence[Array], delta: Array,
+             weights: Sequence[Array] | None = None) -> list[Array]:
+    """δ^l for every layer from δ^L (BP2), with the given weights (the problem's by default)."""
+    if weights is None:
+        weights = [layer.weights for layer in problem.layers]
+    deltas = [delta]
+    for layer, following, z, a in zip(problem.layers[-2::-1], weights[:0:-1],
+                                      zs[-2::-1], activations[-2::-1]):
+        deltas.append(layer.activation.backprop(z, a, deltas[-1] @ following, **layer.params))
+    deltas.reverse()
+    return deltas
+
+
 def solve(problem: Problem) -> Solution:
     """Run the forward pass, back-propagate the error, and take one SGD step.
     (A computation graph, :class:`bpcalc.graph.GraphProblem`, is solved by its own module.)"""
@@ -187,11 +206,7 @@ def solve(problem: Problem) -> Solution:
     with np.errstate(all="ignore"):          # overflow is reported below, in words
         zs, activations = forward(problem)
         costs, delta = output_error(problem, zs[-1], activations[-1])
-        deltas = [delta]
-        for layer, following, z, a in zip(problem.layers[-2::-1], problem.layers[:0:-1],
-                                          zs[-2::-1], activations[-2::-1]):
-            deltas.append(layer.activation.backprop(z, a, deltas[-1] @ following.weights, **layer.params))
-        deltas.reverse()
+        deltas = backward(problem, zs, activations, delta)
         scale = 1.0 / len(problem.inputs) if problem.reduction == "mean" else 1.0
         decay = getattr(problem, "l2", 0.0) / len(problem.inputs)        # λ/n
         previous = [problem.inputs, *activations[:-1]]
