@@ -207,7 +207,9 @@ class _QuestionReader:
 
     def __init__(self, problem: Problem, validator: Any, solution: Solution) -> None:
         self.problem, self.validator = problem, validator
-        self.document = solution.to_dict()
+        from .paths import AnswerDocument
+
+        self.document = AnswerDocument(solution)
 
     def fail(self, path: tuple, message: str) -> BpcalcError:
         return self.validator.fail(path, message)
@@ -495,7 +497,9 @@ class Grader:
 
         self.problem = problem
         self.solution = solution or solve(problem)
-        self.document = self.solution.to_dict()
+        from .paths import AnswerDocument
+
+        self.document = AnswerDocument(self.solution)
         self.questions: dict[str, Question] = {
             question.id: question for question in parse_questions(problem, solution=self.solution)}
         self.problem_question_ids: tuple[str, ...] = tuple(self.questions)

@@ -88,3 +88,28 @@ def resolve(document: dict[str, Any], path: str) -> Any:
         if value is None and position < len(parts) - 1:
             raise PathError(f"{_shown(path)}: {walked} is empty (null) for this problem")
     return value
+
+
+class AnswerDocument(dict):
+    """The document that answer keys and questions are resolved in: the solution's JSON
+    and, for a problem with ``train:`` settings, the training run under ``train``
+    (``train.steps[10].loss``, ``train.final.parameters.w1``), computed only when a path
+    asks for it (so solving or checking a file does not train it for nothing)."""
+
+    def __init__(self, solution: Any) -> None:
+        super().__init__(solution.to_dict())
+        self._problem = solution.problem
+
+    def _trains(self) -> bool:
+        return getattr(self._problem, "train", None) is not None
+
+    def __contains__(self, key: object) -> bool:
+        return super().__contains__(key) or (key == "train" and self._trains())
+
+    def __missing__(self, key: str) -> Any:
+        if key != "train" or not self._trains():
+            raise KeyError(key)
+        from .training import train
+
+        self[key] = train(self._problem).to_dict()
+        return self[key]

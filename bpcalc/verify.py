@@ -122,7 +122,9 @@ def verify_file(path: str) -> FileReport:
             grader = Grader(problem, solution)
         except BpcalcError as error:       # a broken question: the keys are still checked
             broken = str(error)
-    document = grader.document if grader is not None else solution.to_dict()
+    from .paths import AnswerDocument
+
+    document = grader.document if grader is not None else AnswerDocument(solution)
     checks = []
     for key, value in problem.expected.items():
         check = check_entry(document, key, value)

@@ -355,7 +355,8 @@ def test_tables_of_many_layers_are_linear(tmp_path):
 
 
 def test_verify_of_many_files_is_quick(tmp_path):
-    shipped = sorted((ROOT / "problems").glob("*.yaml"))
+    # (not the files that train for 10,000 steps on the way: that is training's time, not verify's)
+    shipped = sorted(path for path in (ROOT / "problems").glob("*.yaml") if "\ntrain:" not in path.read_text())
     for index in range(200):
         (tmp_path / f"p{index:03d}.yaml").write_bytes(shipped[index % len(shipped)].read_bytes())
     result = run("verify", str(tmp_path), guard=5)

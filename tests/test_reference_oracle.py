@@ -270,6 +270,8 @@ def test_shipped_key_matches_the_oracle(path):
     assert any(k.startswith(("updated.", "layers")) and "updated" in k for k in key)
     solution = solve(problem)
     for k, want in key.items():
+        if k.startswith("train."):
+            continue             # a training run: the oracle takes no steps (tests/test_training.py)
         assert re.fullmatch(r"loss|penalty|(gradients|updated)\.\w+|layers\[\d+\]\.\w+(\[\d+\])*", k), k
         got = lookup(solution, k)
         assert len(_flat(got)) == len(_flat(want)), k
