@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,15 +32,13 @@ from .expr import (
     Div,
     Expr,
     Mul,
-    Neg,
-    Num,
-    Parallel,
     Pow,
     Sub,
     Sym,
+    _children,
     function_table,
 )
-from .graph_programs import Shape, gradient, run, shape_of
+from .graph_programs import Shape, evaluate_function, gradient, run, shape_of
 from .numbers import format_number
 
 Array = np.ndarray
@@ -279,67 +277,16 @@ def _node_path(problem: GraphProblem, name: str) -> Path:
     return ("nodes", name)
 
 
-def _children(node: Expr) -> tuple[Expr, ...]:
-    kind = type(node)
-    if kind in _BINARY:
-        return (node.left, node.right)
-    if kind is Pow:
-        return (node.base, node.exponent)
-    if kind is Neg:
-        return (node.operand,)
-    if kind is Call:
-        return node.args
-    return ()
-
-
-_BINARY = {Add, Sub, Mul, Div, Parallel}
-
-
-def _call(node: Call, args: list[Any]) -> Any:
-    result = function_table()[node.name].func(*args)
-    if np.iscomplexobj(result):
-        return np.full(np.shape(result), np.nan)          # outside the real domain: reported
-    return result
-
-
-def _power(base: Any, exponent: Any) -> Any:
-    """Real powers only: a negative base takes an integer exponent (else NaN, reported)."""
-    return np.power(np.asarray(base, dtype=np.float64), exponent)
-
-
-_OPERATIONS: dict[type, Callable[[Any, list[Any]], Any]] = {
-    Add: lambda node, a: a[0] + a[1],
-    Sub: lambda node, a: a[0] - a[1],
-    Mul: lambda node, a: a[0] * a[1],
-    Div: lambda node, a: np.true_divide(a[0], a[1]),
-    Pow: lambda node, a: _power(a[0], a[1]),
-    Neg: lambda node, a: -a[0],
-    Parallel: lambda node, a: np.true_divide(1.0, np.true_divide(1.0, a[0]) + np.true_divide(1.0, a[1])),
-    Call: _call,
-}
-
-
-def _apply(node: Expr, args: list[Any]) -> Any:
-    operation = _OPERATIONS.get(type(node))
-    if operation is None:
-        raise BpcalcError(f"a {type(node).__name__} cannot appear in a graph node")
-    return operation(node, args)
-
-
 def _check_value(problem: GraphProblem, node: Node, env: Mapping[str, Any]) -> None:
     """A node whose value is not a finite real number: say which operation failed, and where
     (the innermost one: its arguments are finite, its value is not)."""
     size = problem.examples
     failed: list[tuple[Expr, list[float], int]] = []
 
-    def walk(sub: Expr) -> Any:
+    def walk(sub: Expr) -> Any:                  # each subtree run as its own program
         args = [walk(child) for child in _children(sub)]
-        if type(sub) is Sym:
-            value = env.get(sub.key, CONSTANTS.get(sub.key.lower(), np.nan))
-        elif type(sub) is Num:
-            value = float(sub.value)
-        else:
-            value = _apply(sub, args)
+        shape = shape_of(sub, lambda key: None if key in env else float(CONSTANTS[key.lower()]))
+        value = run(shape.program, [env[name] for name in shape.names], shape.numbers)[shape.program.result]
         values = np.broadcast_to(value, (size,))
         if not failed and not np.all(np.isfinite(values)):
             example = int(np.flatnonzero(~np.isfinite(values))[0])
@@ -372,7 +319,7 @@ def _domain_message(node: Expr, args: list[float]) -> str:
     if isinstance(node, Pow) and args[0] == 0 and args[1] < 0:
         return f"{shown}: 0 to a negative power is a division by zero"
     if all(math.isfinite(a) for a in args) and isinstance(node, (Call, Pow, Mul, Add, Sub)):
-        if isinstance(node, Call) and np.isnan(_apply(node, list(args))):
+        if isinstance(node, Call) and np.isnan(evaluate_function(node.name, list(args))):
             return f"{shown} is outside the domain of {node.name} at {numbers}"
         return f"{shown} overflows float64 at these numbers (its inputs: {numbers})"
     return f"{shown} is not a finite real number at these numbers"

@@ -157,7 +157,7 @@ def run(program: Program, values: list[Any], numbers: tuple[float, ...]) -> list
         elif op == ADD:
             append(tape[args[0]] + tape[args[1]])
         elif op == CALL:
-            append(_function(extra, [tape[i] for i in args]))
+            append(evaluate_function(extra, [tape[i] for i in args]))
         elif op == SUB:
             append(tape[args[0]] - tape[args[1]])
         elif op == DIV:
@@ -235,7 +235,8 @@ def _piece(tape: list[Any], args: tuple[int, ...]) -> Any:
     return np.select(np.broadcast_arrays(*conditions), np.broadcast_arrays(*values))
 
 
-def _function(name: str, args: list[Any]) -> Any:
+def evaluate_function(name: str, args: list[Any]) -> Any:
+    """A function of the formula language at real values (NaN outside its real domain)."""
     result = function_table()[name].func(*args)
     if np.iscomplexobj(result):
         return np.full(np.shape(result), np.nan)          # outside the real domain: reported
