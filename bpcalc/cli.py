@@ -677,14 +677,19 @@ def _every(steps: int) -> int:
 @click.option("--seed", type=int, help="Seed of the per-epoch shuffle of the mini-batches (default 0).")
 @click.option("--every", "-e", type=click.IntRange(1), help="Record the loss every K steps (first and last "
               "always) [default: text about 10-15 rows; json and csv every step].")
+@click.option("--plot", is_flag=True, help="Draw the loss curve in the terminal, after the tables.")
+@click.option("--output", "-o", metavar="FILE", help="Write the loss curve to FILE (atomically): .csv "
+              "(step, loss), or .png / .svg (need matplotlib: pip install matplotlib).")
 @format_options("text", "json", "csv")
 @user_errors
 def train(file: str, steps: int | None, optimizer: str | None, learning_rate: float | None,
           momentum: float | None, batch_size: int | None, seed: int | None, every: int | None,
-          fmt: str, precision: int) -> None:
-    """Train a problem's network for many steps and show the loss as it falls.
+          plot: bool, output: str | None, fmt: str, precision: int) -> None:
+    """Train a problem for many steps and show the loss as it falls.
 
-    The file's 'train:' settings (steps, optimizer, momentum, betas, eps, alpha,
+    A layered network minimises its loss C; a computation graph minimises its
+    output (mean or sum over the examples), updating its parameters. The
+    file's 'train:' settings (steps, optimizer, momentum, betas, eps, alpha,
     weight_decay, batch_size, shuffle, seed) are used; the options override
     them. Every optimizer takes torch.optim's update exactly. The loss at step
     k is the full-data loss after k updates (step 0: before any). 'fixed'
@@ -692,31 +697,37 @@ def train(file: str, steps: int | None, optimizer: str | None, learning_rate: fl
 
     \b
     Examples:
-      bpcalc train problems/mazur_2_2_2.yaml --steps 10000
+      bpcalc train problems/mazur_2_2_2.yaml --steps 10000 --plot
       bpcalc train problems/mazur_2_2_2.yaml --steps 100 --optimizer momentum --momentum 0.9
       bpcalc train problems/mazur_2_2_2.yaml --steps 1000 --optimizer adam --learning-rate 0.01 --format json
-      bpcalc train problems/mazur_2_2_2.yaml --steps 50 --format csv > curve.csv
+      bpcalc train problems/mazur_2_2_2.yaml --steps 50 --format csv > steps.csv
+      bpcalc train problems/mazur_2_2_2.yaml --steps 10000 --output curve.csv
+      bpcalc train problems/logistic_regression_sum.yaml --steps 200
     """
-    from .errors import BpcalcError
     from .problem import load
     from .training import TrainSettings
     from .training import train as run
 
+    curve_format = _curve_format(output)
+    if plot and fmt != "text":
+        raise BadInput(f"--plot draws in the terminal, next to the text tables; with --format {fmt} "
+                       "write the curve to a file instead (--output curve.csv, .png or .svg)")
     problem = load(file)
-    if getattr(problem, "kind", None) == "graph":
-        raise BpcalcError(f"{file}: train works on layered networks (layers:); computation graphs "
-                          "are not trained yet")
     if learning_rate is not None and not learning_rate > 0:
-        raise BpcalcError(f"--learning-rate: expected a positive number (η), got {learning_rate:g}")
+        raise BadInput(f"--learning-rate: expected a positive number (η), got {learning_rate:g}")
 
     def fail(key: str, message: str) -> Exception:
-        return BpcalcError(f"--{key.replace('_', '-')}: {message}")
+        return BadInput(f"--{key.replace('_', '-')}: {message}")
 
+    examples = problem.examples if getattr(problem, "kind", None) == "graph" else len(problem.inputs)
     settings = (problem.train or TrainSettings()).with_overrides(
-        fail, len(problem.inputs), steps=steps, optimizer=optimizer, momentum=momentum,
+        fail, examples, steps=steps, optimizer=optimizer, momentum=momentum,
         batch_size=batch_size, seed=seed)
     if every is None:
         every = _every(settings.steps) if fmt == "text" else 1
+    curve_every = None
+    if plot or output:
+        curve_every = max(1, -(-settings.steps // CURVE_POINTS))
     progress = None
     if fmt == "text" and settings.steps >= 20_000 and _stdout_is_terminal():
         from rich.progress import Progress
@@ -726,11 +737,13 @@ def train(file: str, steps: int | None, optimizer: str | None, learning_rate: fl
         bar.start()
         progress = lambda done: bar.update(task, completed=done)
     try:
-        result = run(problem, settings, learning_rate=learning_rate, every=every,
+        result = run(problem, settings, learning_rate=learning_rate, every=every, curve_every=curve_every,
                      keep_parameters=fmt == "csv", progress=progress)
     finally:
         if progress is not None:
             bar.stop()
+    if output is not None:
+        _write_curve(result, file, output, curve_format, problem.title or file)
     if fmt == "json":
         print_json(result.to_dict())
         return
@@ -742,7 +755,55 @@ def train(file: str, steps: int | None, optimizer: str | None, learning_rate: fl
     from .render.terminal import make_console, print_tables
     from .render.training import training_tables
 
-    print_tables(training_tables(result, precision), make_console(), problem.title or file)
+    console = make_console()
+    print_tables(training_tables(result, precision), console, problem.title or file)
+    if plot:
+        from .render.curve import terminal_curve
+
+        curve_steps, curve_losses = result.curve
+        click.echo(terminal_curve(curve_steps.tolist(), curve_losses.tolist(), width=min(console.width, 100)),
+                   nl=False)
+
+
+CURVE_POINTS = 10_000      # a curve records at most about this many steps
+
+
+def _curve_format(output: str | None) -> str | None:
+    """The format of ``--output``'s file, from its extension (checked before training)."""
+    if output is None:
+        return None
+    from .render.curve import CURVE_FORMATS
+    from .usertext import visible
+
+    extension = os.path.splitext(output)[1].lower().lstrip(".")
+    if extension not in CURVE_FORMATS:
+        raise BadInput(f"--output {visible(output)}: expected a file ending in "
+                       f"{', '.join('.' + f for f in CURVE_FORMATS)} (the loss curve)")
+    if extension != "csv":
+        import importlib.util
+
+        if importlib.util.find_spec("matplotlib") is None:
+            from .render.curve import INSTALL
+
+            raise BadInput(f"--output {visible(output)}: a {extension.upper()} curve needs matplotlib, "
+                           f"which is not installed: {INSTALL}; or write --output curve.csv")
+    return extension
+
+
+def _write_curve(result: Any, file: str, output: str, fmt: str, title: str) -> None:
+    from .files import write_atomic
+    from .numbers import format_number
+    from .render.curve import curve_csv, curve_image
+
+    steps, losses = result.curve
+    if fmt == "csv":
+        data = curve_csv(steps.tolist(), losses.tolist())
+    else:
+        s = result.settings
+        subtitle = (f"{s.optimizer}, η = {format_number(result.learning_rate, 4)}, {s.steps:,} steps, "
+                    f"final loss {format_number(result.final_loss, 4)}")
+        data = curve_image(steps.tolist(), losses.tolist(), fmt, title, subtitle)
+    write_atomic(output, data, inputs=(file,))
 
 
 if __name__ == "__main__":  # pragma: no cover

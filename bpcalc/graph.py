@@ -45,7 +45,7 @@ Array = np.ndarray
 Path = tuple[str | int, ...]
 
 GRAPH_KEYS = ("title", "description", "inputs", "parameters", "nodes", "output", "learning_rate",
-              "examples", "reduction", "expected", "questions")
+              "examples", "reduction", "expected", "questions", "train")
 REDUCTIONS = ("mean", "sum")
 
 
@@ -87,6 +87,7 @@ class GraphProblem:
     description: str | None = None
     expected: Mapping[str, Any] = field(default_factory=dict)
     questions: tuple[Any, ...] = ()
+    train: Any = None                      # bpcalc.training.TrainSettings, from ``train:``
     source: str | None = None
     lines: Mapping[Path, tuple[int, int]] = field(default_factory=dict, repr=False)
     kind = "graph"
@@ -204,24 +205,13 @@ def solve_graph(problem: GraphProblem) -> GraphSolution:
                            for name, v in problem.inputs.items()}
     env.update({name: (float(v) if scalar else np.full(size, float(v)))
                 for name, v in problem.parameters.items()})
-    tapes: list[list[Any]] = []
     with np.errstate(all="ignore"):
-        for node in problem.nodes:
-            shape = node.shape
-            tape = run(shape.program, [env[name] for name in shape.names], shape.numbers)
-            env[node.name] = tape[shape.program.result]
-            tapes.append(tape)
+        tapes = forward_pass(problem, env)
         bad = _first_not_finite([env[node.name] for node in problem.nodes], scalar)
         if bad is not None:
             _check_value(problem, problem.nodes[bad], env)
-        grads: dict[str, Any] = dict.fromkeys(env, 0.0)
-        grads[problem.output] = 1.0
         local: dict[tuple[str, str], Any] = {}
-        for node, tape in zip(reversed(problem.nodes), reversed(tapes)):
-            outgoing = grads[node.name]
-            for name, derivative in zip(node.shape.names, gradient(node.shape.program, tape)):
-                local[(node.name, name)] = derivative
-                grads[name] = grads[name] + outgoing * derivative
+        grads = backward_pass(problem, env, tapes, local)
         keys = list(local)
         bad = _first_not_finite([local[key] for key in keys], scalar)
         if bad is not None:
@@ -244,6 +234,33 @@ def solve_graph(problem: GraphProblem) -> GraphSolution:
             users[name].append(node.name)
     return GraphSolution(problem, _arrays(env, size), _arrays(grads, size), _arrays(local, size),
                          {k: tuple(v) for k, v in users.items()})
+
+
+def forward_pass(problem: GraphProblem, env: dict[str, Any]) -> list[list[Any]]:
+    """Every node's value into ``env`` (which holds the leaves: floats, or arrays of one
+    entry per example), in order; the tapes, for :func:`backward_pass`."""
+    tapes: list[list[Any]] = []
+    for node in problem.nodes:
+        shape = node.shape
+        tape = run(shape.program, [env[name] for name in shape.names], shape.numbers)
+        env[node.name] = tape[shape.program.result]
+        tapes.append(tape)
+    return tapes
+
+
+def backward_pass(problem: GraphProblem, env: Mapping[str, Any], tapes: list[list[Any]],
+                  local: dict[tuple[str, str], Any] | None = None) -> dict[str, Any]:
+    """∂output/∂name for every name of ``env``, by the chain rule in reverse node order;
+    each local derivative ∂node/∂used goes into ``local`` when it is given."""
+    grads: dict[str, Any] = dict.fromkeys(env, 0.0)
+    grads[problem.output] = 1.0
+    for node, tape in zip(reversed(problem.nodes), reversed(tapes)):
+        outgoing = grads[node.name]
+        for name, derivative in zip(node.shape.names, gradient(node.shape.program, tape)):
+            if local is not None:
+                local[(node.name, name)] = derivative
+            grads[name] = grads[name] + outgoing * derivative
+    return grads
 
 
 def _first_not_finite(values: list[Any], scalar: bool) -> int | None:
@@ -374,6 +391,11 @@ class _GraphReader:
             rate = self.v.number(rate, ("learning_rate",))
             if rate <= 0:
                 raise self.fail(("learning_rate",), f"expected a positive number (η), got {rate:g}")
+        train = None
+        if doc.get("train") is not None:
+            from .training import read_settings
+
+            train = read_settings(self.v, doc["train"], size)
         expected = doc.get("expected") or {}
         if not isinstance(expected, Mapping):
             raise self.fail(("expected",), "expected a mapping from answer paths (like gradients.x) "
@@ -386,7 +408,7 @@ class _GraphReader:
             learning_rate=rate, reduction=reduction, examples=size, single=not examples,
             varying=frozenset(varying), title=self.v.text(doc, "title"),
             description=self.v.text(doc, "description"), expected=dict(expected),
-            questions=tuple(questions), source=self.v.source, lines=dict(self.v.lines))
+            questions=tuple(questions), train=train, source=self.v.source, lines=dict(self.v.lines))
         if questions:
             import dataclasses
 

@@ -422,6 +422,7 @@ def _graph_schema(graph_keys: Iterable[str], reductions: Iterable[str]) -> dict[
                           "Reduction", "With examples: mean (default) or sum over the examples."),
         "expected": _ref("expected", "Answer keys", "Checked by `bpcalc verify`."),
         "questions": _ref("questions", "Questions", "Graded by `bpcalc check` and `bpcalc grade`."),
+        "train": _train_schema(),
     }
     return {
         "title": "A computation graph",

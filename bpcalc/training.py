@@ -2,10 +2,13 @@
 
 A problem file's ``train:`` mapping is validated into :class:`TrainSettings` by the
 loader (:func:`read_settings`); :func:`train` then runs the steps. Each step is one
-forward and one backward pass of the solver (:func:`bpcalc.solver.forward`,
-:func:`~bpcalc.solver.output_error`, :func:`~bpcalc.solver.backward`) on the current
-weight arrays and the step's mini-batch: the problem is never rebuilt or validated
-again. ``fixed`` parameters are not updated. The loss recorded at step k is the
+forward and one backward pass on the current parameters and the step's mini-batch:
+for a layered network the solver's (:func:`bpcalc.solver.forward`,
+:func:`~bpcalc.solver.output_error`, :func:`~bpcalc.solver.backward`) on the weight
+arrays, for a computation graph its compiled node programs
+(:func:`bpcalc.graph.forward_pass`, :func:`~bpcalc.graph.backward_pass`), whose
+output reduced over the examples is the loss. The problem is never rebuilt or
+validated again. ``fixed`` parameters are not updated. The loss recorded at step k is the
 full-data loss at the parameters after k updates (step 0: before any update).
 
 Every optimizer follows the update rule that the PyTorch documentation gives for its
@@ -108,7 +111,7 @@ def settings_from(values: Mapping[str, Any], fail: Callable[[str, str], Exceptio
             raise fail(key, f"unknown key {key!r}{did_you_mean(key, TRAIN_KEYS)}; expected one of: "
                        + ", ".join(TRAIN_KEYS))
     name = values.get("optimizer", "sgd")
-    optimizer = name.strip().lower() if isinstance(name, str) else name
+    optimizer = name.strip().lower() if isinstance(name, str) else None
     if optimizer not in OPTIMIZERS:
         raise fail("optimizer", f"unknown optimizer {describe(name)}{did_you_mean(str(name), list(OPTIMIZERS))}; "
                    f"expected one of: {', '.join(OPTIMIZERS)}")
@@ -254,15 +257,17 @@ class TrainResult:
 
     settings: TrainSettings
     learning_rate: float
-    names: tuple[str, ...]                  # every parameter, in the order of Solution.parameters()
+    names: tuple[str, ...]                  # every parameter, in the order of the solution's
     fixed: tuple[bool, ...]
     initial: Array                          # parameter values before training, in ``names`` order
     final: Array
     steps: tuple[int, ...]                  # the recorded step numbers (0 and the last always)
     losses: Array                           # the full-data loss at each recorded step
     parameters: Array | None                # (recorded steps, parameters), when asked for
-    outputs: Array                          # a^L for every example at the final parameters
+    outputs: Array                          # the outputs of every example at the final parameters
     final_loss: float
+    curve: tuple[Array, Array] | None = None    # (steps, losses) recorded for a plot, when asked for
+    output_names: tuple[str, ...] = ()          # the columns of ``outputs``: a1, a2, … or the graph's output
 
     def to_dict(self) -> dict[str, Any]:
         """The document ``bpcalc train --format json`` prints, at full precision."""
@@ -277,124 +282,210 @@ class TrainResult:
         }
 
 
+class _Network:
+    """A layered problem's trainable arrays, and its loss and gradients on a batch.
+    ``regularization: {l2: λ}`` adds λ/(2n)·Σw² to the loss (n: every example) and
+    (λ/n)·w to each weight's gradient."""
+
+    def __init__(self, problem: Any) -> None:
+        from .solver import backward, forward, output_error
+
+        self._passes = forward, output_error, backward
+        self.problem = problem
+        self.params = [(layer.weights.copy(), None if layer.bias is None else layer.bias.copy())
+                       for layer in problem.layers]
+        self.trainable: list[Array] = []
+        self._slots: list[tuple[int, int]] = []     # (layer, 0 weights / 1 bias) of each trainable array
+        names: list[str] = []
+        fixed: list[bool] = []
+        for number, (layer, (w, b)) in enumerate(zip(problem.layers, self.params)):
+            names += layer.weight_names.flat()
+            fixed += ["weights" in layer.fixed] * w.size
+            if "weights" not in layer.fixed:
+                self.trainable.append(w)
+                self._slots.append((number, 0))
+            if b is not None:
+                names += layer.bias_names.flat()
+                fixed += ["bias" in layer.fixed] * b.size
+                if "bias" not in layer.fixed:
+                    self.trainable.append(b)
+                    self._slots.append((number, 1))
+        self.names, self.fixed = tuple(names), tuple(fixed)
+        self.output_names = tuple(f"a{j + 1}" for j in range(problem.layers[-1].weights.shape[0]))
+        self.examples = len(problem.inputs)
+        self._mean = problem.reduction == "mean"
+        self._decay = problem.l2 / self.examples
+
+    def flat(self) -> Array:
+        return _flat(self.params)
+
+    def _loss(self, costs: Array) -> float:        # costs.mean() is the same sum / n, with more overhead
+        total = float(costs.sum())
+        loss = total / len(costs) if self._mean else total
+        if self._decay:
+            loss += self._decay / 2 * sum(float(np.vdot(w, w)) for w, _b in self.params)
+        return loss
+
+    def gradients(self, chosen: Array | None) -> tuple[float | None, list[Array]]:
+        """The gradients of the batch (``chosen`` examples; None: all of them) and, for the
+        full batch, the loss at the current parameters."""
+        forward, output_error, backward = self._passes
+        problem = self.problem
+        batch_in, batch_t = (problem.inputs, problem.targets) if chosen is None else (
+            problem.inputs[chosen], problem.targets[chosen])
+        zs, activations = forward(problem, self.params, batch_in)
+        costs, delta = output_error(problem, zs[-1], activations[-1], batch_t)
+        deltas = backward(problem, zs, activations, delta, [w for w, _ in self.params])
+        scale = 1.0 / len(batch_in) if self._mean else 1.0
+        previous = [batch_in, *activations[:-1]]
+        decay, params = self._decay, self.params
+        grads = [scale * (deltas[l].T @ previous[l]) + (decay * params[l][0] if decay else 0.0)
+                 if kind == 0 else scale * deltas[l].sum(axis=0) for l, kind in self._slots]
+        return (self._loss(costs) if chosen is None else None), grads
+
+    def loss(self) -> float:
+        return self.evaluate()[0]
+
+    def evaluate(self) -> tuple[float, Array]:
+        """The full-data loss and a^L of every example, at the current parameters."""
+        forward, output_error, _ = self._passes
+        zs, activations = forward(self.problem, self.params)
+        return self._loss(output_error(self.problem, zs[-1], activations[-1])[0]), activations[-1]
+
+
+class _Graph:
+    """A computation graph's parameters (one array, in file order); its output, reduced
+    over the examples (mean or sum), is the loss that training minimises."""
+
+    def __init__(self, problem: Any) -> None:
+        self.problem = problem
+        self.names = tuple(problem.parameters)
+        self.fixed = (False,) * len(self.names)
+        self.output_names = (problem.output,)
+        self.theta = np.array([problem.parameters[name] for name in self.names], dtype=np.float64)
+        self.trainable = [self.theta] if self.names else []
+        self.examples = problem.examples
+        self._inputs = {name: np.asarray(values, dtype=np.float64) for name, values in problem.inputs.items()}
+        self._mean = problem.reduction == "mean"
+
+    def flat(self) -> Array:
+        return self.theta.copy()
+
+    def _run(self, chosen: Array | None, backward: bool) -> tuple[Any, dict[str, Any] | None]:
+        from .graph import backward_pass, forward_pass
+
+        size = self.examples if chosen is None else len(chosen)
+        if size == 1:                      # floats: an array of one costs ten times more per operation
+            row = 0 if chosen is None else int(chosen[0])
+            env: dict[str, Any] = {name: float(values[row]) for name, values in self._inputs.items()}
+            env.update(zip(self.names, self.theta.tolist()))
+        else:
+            env = {name: (values if chosen is None else values[chosen]) for name, values in self._inputs.items()}
+            env.update((name, np.full(size, value)) for name, value in zip(self.names, self.theta.tolist()))
+        tapes = forward_pass(self.problem, env)
+        output = env[self.problem.output]
+        return output, (backward_pass(self.problem, env, tapes) if backward else None)
+
+    def _reduce(self, values: Any) -> float:
+        values = np.asarray(values, dtype=np.float64)
+        return float(values.mean() if self._mean else values.sum())
+
+    def gradients(self, chosen: Array | None) -> tuple[float | None, list[Array]]:
+        output, grads = self._run(chosen, True)
+        assert grads is not None
+        g = np.array([self._reduce(grads[name]) for name in self.names], dtype=np.float64)
+        return (self._reduce(output) if chosen is None else None), ([g] if self.names else [])
+
+    def loss(self) -> float:
+        return self.evaluate()[0]
+
+    def evaluate(self) -> tuple[float, Array]:
+        """The reduced output and the output of every example, at the current parameters."""
+        output, _ = self._run(None, False)
+        values = np.broadcast_to(np.asarray(output, dtype=np.float64), (self.examples,))
+        return self._reduce(values), values.reshape(-1, 1).copy()
+
+
 def _flat(params: Sequence[tuple[Array, Array | None]]) -> Array:
     return np.concatenate([part.ravel() for w, b in params for part in ((w,) if b is None else (w, b))])
 
 
 def train(problem: Any, settings: TrainSettings | None = None, *, learning_rate: float | None = None,
-          every: int = 1, keep_parameters: bool = False,
+          every: int = 1, curve_every: int | None = None, keep_parameters: bool = False,
           progress: Callable[[int], None] | None = None) -> TrainResult:
-    """Train a layered problem for ``settings.steps`` updates (settings: the problem's own
-    ``train:``, else the defaults). ``every`` records the loss every K steps (and at the
-    last); ``keep_parameters`` records every parameter at those steps too; ``progress(k)``
-    is called now and then with the number of steps done."""
-    from .solver import backward, forward, output_error
-
-    if getattr(problem, "kind", None) == "graph":
-        raise BpcalcError(f"{problem.source or '<problem>'}: train works on layered networks "
-                          "(layers:); computation graphs are not trained yet")
+    """Train a problem (a layered network, or a computation graph whose output is the
+    loss) for ``settings.steps`` updates (settings: the problem's own ``train:``, else
+    the defaults). ``every`` records the loss every K steps (and at the last);
+    ``curve_every`` records it for a plot too, every K steps; ``keep_parameters``
+    records every parameter at the ``every`` steps; ``progress(k)`` is called now and
+    then with the number of steps done."""
     settings = settings or getattr(problem, "train", None) or TrainSettings()
     rate = problem.learning_rate if learning_rate is None else learning_rate
+    source = problem.source or "<problem>"
     if rate is None:
-        raise BpcalcError(f"{problem.source or '<problem>'}: training needs a learning rate η: write "
+        raise BpcalcError(f"{source}: training needs a learning rate η: write "
                           "learning_rate: in the file or give --learning-rate")
-    if every < 1:
-        raise BpcalcError(f"every: expected a whole number of at least 1, got {every}")
-    layers = problem.layers
-    params = [(layer.weights.copy(), None if layer.bias is None else layer.bias.copy()) for layer in layers]
-    trainable: list[Array] = []
-    slots: list[tuple[int, int]] = []           # (layer, 0 weights / 1 bias) of each trainable array
-    for number, (layer, (w, b)) in enumerate(zip(layers, params)):
-        if "weights" not in layer.fixed:
-            trainable.append(w)
-            slots.append((number, 0))
-        if b is not None and "bias" not in layer.fixed:
-            trainable.append(b)
-            slots.append((number, 1))
-    optimizer = Optimizer(settings, rate, trainable)
-    inputs, targets = problem.inputs, problem.targets
-    n = len(inputs)
-    mean = problem.reduction == "mean"
+    if every < 1 or (curve_every is not None and curve_every < 1):
+        raise BpcalcError(f"every: expected a whole number of at least 1, got {min(every, curve_every or 1)}")
+    model: _Network | _Graph = _Graph(problem) if getattr(problem, "kind", None) == "graph" else _Network(problem)
+    initial = model.flat()
+    optimizer = Optimizer(settings, rate, model.trainable)
+    n = model.examples
     size = settings.batch_size or n
     full = size >= n
     rng = np.random.default_rng(settings.seed)
     order: Array = np.arange(n)
     position = n                                # start a new epoch at the first step
-
-    decay = problem.l2 / n                      # regularization: {l2: λ} adds λ/(2n)·Σw², n = every example
-
-    def loss_of(costs: Array) -> float:        # costs.mean() is the same sum / n, with more overhead
-        total = float(costs.sum())
-        return (total / len(costs) if mean else total) + penalty()
-
-    def penalty() -> float:
-        return decay / 2 * sum(float(np.vdot(w, w)) for w, _b in params) if decay else 0.0
-
-    def full_loss() -> float:
-        zs, activations = forward(problem, params)
-        return loss_of(output_error(problem, zs[-1], activations[-1])[0])
-
     steps, losses, snapshots = [], [], []
+    curve_steps: list[int] = []
+    curve_losses: list[float] = []
+    curve = curve_every or 0
 
-    def record(k: int, loss: float) -> None:
+    def record(k: int, loss: float, table: bool = True) -> None:
         if not np.isfinite(loss):
-            raise BpcalcError(f"{problem.source or '<problem>'}: the loss is no longer finite after "
+            raise BpcalcError(f"{source}: the loss is no longer finite after "
                               f"{k} step{'s' * (k != 1)} ({settings.optimizer}, η = {rate:g}): the "
                               "training diverges; try a smaller learning rate")
-        steps.append(k)
-        losses.append(loss)
-        if keep_parameters:
-            snapshots.append(_flat(params))
+        if table:
+            steps.append(k)
+            losses.append(loss)
+            if keep_parameters:
+                snapshots.append(model.flat())
+        if curve and (k % curve == 0 or k == settings.steps):
+            curve_steps.append(k)
+            curve_losses.append(loss)
 
     total = settings.steps
     with np.errstate(all="ignore"):
-        pending: float | None = None            # the full-batch loss at the current parameters
         for k in range(total):
-            if full:
-                batch_in, batch_t = inputs, targets
-            else:
+            chosen = None
+            if not full:
                 if position >= n:
                     order = rng.permutation(n) if settings.shuffle else order
                     position = 0
                 chosen = order[position:position + size]
                 position += size
-                batch_in, batch_t = inputs[chosen], targets[chosen]
-            zs, activations = forward(problem, params, batch_in)
-            costs, delta = output_error(problem, zs[-1], activations[-1], batch_t)
-            if full:
-                pending = loss_of(costs)
-            if k % every == 0:
-                record(k, pending if full else full_loss())
-            deltas = backward(problem, zs, activations, delta, [w for w, _ in params])
-            scale = 1.0 / len(batch_in) if mean else 1.0
-            previous = [batch_in, *activations[:-1]]
-            grads = [scale * (deltas[l].T @ previous[l]) + (decay * params[l][0] if decay else 0.0)
-                     if kind == 0 else scale * deltas[l].sum(axis=0) for l, kind in slots]
-            optimizer.step(trainable, grads)
+            loss, grads = model.gradients(chosen)
+            table = k % every == 0
+            if table or (curve and k % curve == 0):
+                record(k, model.loss() if loss is None else loss, table)
+            optimizer.step(model.trainable, grads)
             if progress is not None and (k + 1) % 1000 == 0:
                 progress(k + 1)
-        zs, activations = forward(problem, params)
-        costs, _delta = output_error(problem, zs[-1], activations[-1])
-        final_loss = loss_of(costs)
+        final_loss, outputs = model.evaluate()
     record(total, final_loss)
-    names: list[str] = []
-    fixed: list[bool] = []
-    for layer in layers:
-        names += layer.weight_names.flat()
-        fixed += ["weights" in layer.fixed] * layer.weights.size
-        if layer.bias_names is not None:
-            names += layer.bias_names.flat()
-            fixed += ["bias" in layer.fixed] * layer.bias.size
-    initial = _flat([(layer.weights, layer.bias) for layer in layers])
-    return TrainResult(settings, rate, tuple(names), tuple(fixed), initial, _flat(params),
+    return TrainResult(settings, rate, model.names, model.fixed, initial, model.flat(),
                        tuple(steps), np.array(losses), np.array(snapshots) if keep_parameters else None,
-                       activations[-1], final_loss)
-
+                       outputs, final_loss,
+                       (np.array(curve_steps), np.array(curve_losses)) if curve else None,
+                       model.output_names)
 
 
 def json_schema() -> dict[str, Any]:
     """The JSON Schema of ``train:`` (for :mod:`bpcalc.schema`); the loader checks the rest
     (an option the chosen optimizer does not take, batch_size against the examples)."""
+    from .schema import any_case
+
     def prop(title: str, description: str, **schema: Any) -> dict[str, Any]:
         return {"title": title, "description": description, **schema}
 
@@ -405,7 +496,9 @@ def json_schema() -> dict[str, Any]:
         type=["object", "null"], additionalProperties=False, properties={
             "steps": prop("Steps", f"Updates to take (default {DEFAULT_STEPS}).",
                           type="integer", minimum=0, maximum=MAX_STEPS),
-            "optimizer": prop("Optimizer", "The torch.optim update rule (default sgd).", enum=list(OPTIMIZERS)),
+            "optimizer": prop("Optimizer", "The torch.optim update rule (default sgd; any case).",
+                              anyOf=[{"enum": list(OPTIMIZERS)},
+                                     {"type": "string", "pattern": any_case(OPTIMIZERS)}]),
             "momentum": prop("Momentum μ", "For momentum and nesterov (default 0.9) and rmsprop (default 0).",
                              **unit),
             "betas": prop("β1, β2", "Adam's decay rates of the moment estimates (default [0.9, 0.999]).",

@@ -31,7 +31,9 @@ def training_tables(result, digits: int) -> list[Table]:
                             format_number(after, digits), format_number(after - before, digits))
                            for name, fixed, before, after in zip(result.names, result.fixed,
                                                                  result.initial.tolist(), result.final.tolist())])
-    outputs = Table("Final outputs a^L", ("example", *(f"a{j + 1}" for j in range(result.outputs.shape[1]))),
+    layered = result.output_names == tuple(f"a{j + 1}" for j in range(result.outputs.shape[1]))
+    title = "Final outputs a^L" if layered else "Final output " + ", ".join(result.output_names)
+    outputs = Table(title, ("example", *result.output_names),
                     (True,) * (1 + result.outputs.shape[1]),
                     [(str(i), *(format_number(v, digits) for v in row))
                      for i, row in enumerate(result.outputs.tolist())])
