@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import sys
 
 import pytest
-from clitools import ROOT
 from click.testing import CliRunner
+from clitools import ROOT
 
 from bpcalc.cli import main
 from bpcalc.problem import load
@@ -17,6 +18,7 @@ from bpcalc.render.curve import terminal_curve
 from bpcalc.training import TrainSettings, train
 
 MAZUR = str(ROOT / "problems" / "mazur_2_2_2.yaml")
+MAZUR_TEXT = (ROOT / "problems" / "mazur_2_2_2.yaml").read_text(encoding="utf-8")
 BRAILLE = range(0x2800, 0x2900)
 
 
@@ -26,7 +28,7 @@ def _dots(line: str) -> list[int]:
 
 
 def test_the_drawing_falls_where_the_loss_falls():
-    steps = list(range(0, 101))
+    steps = list(range(101))
     losses = [1.0 - k / 100 * 0.9 for k in steps]          # linear from 1 to 0.1: no log scale
     lines = terminal_curve(steps, losses, width=60, height=8).splitlines()
     assert lines[0] == "loss"
@@ -84,7 +86,7 @@ def test_long_runs_record_at_most_ten_thousand_curve_points(tmp_path):
     assert out.exit_code == 0, out.output
     steps = [int(r.split(",")[0]) for r in target.read_text(encoding="utf-8").splitlines()[1:]]
     assert steps[0] == 0 and steps[-1] == 25000 and len(steps) <= 10_001
-    assert len({b - a for a, b in zip(steps, steps[1:-1])}) == 1
+    assert len({b - a for a, b in itertools.pairwise(steps[:-1])}) == 1
 
 
 @pytest.mark.parametrize("extension, magic", [("png", b"\x89PNG\r\n\x1a\n"), ("svg", b"<?xml")])
@@ -92,7 +94,7 @@ def test_png_and_svg_through_matplotlib(tmp_path, extension, magic):
     pytest.importorskip("matplotlib")
     target = tmp_path / f"curve.{extension}"
     hostile = tmp_path / "t.yaml"
-    hostile.write_text(open(MAZUR, encoding="utf-8").read().replace(
+    hostile.write_text(MAZUR_TEXT.replace(
         "title:", "title: '$\\\\frac{1}{0}$ <b>&' #", 1), encoding="utf-8")
     out = CliRunner().invoke(main, ["train", str(hostile), "--steps", "100", "-o", str(target)])
     assert out.exit_code == 0, out.output
@@ -126,7 +128,7 @@ def test_output_with_another_extension_is_refused_before_training(tmp_path):
 
 def test_output_never_overwrites_the_problem_file(tmp_path):
     copy = tmp_path / "p.csv"
-    copy.write_text(open(MAZUR, encoding="utf-8").read(), encoding="utf-8")
+    copy.write_text(MAZUR_TEXT, encoding="utf-8")
     out = CliRunner().invoke(main, ["train", str(copy), "--steps", "5", "--output", str(copy)])
     assert out.exit_code == 2
-    assert copy.read_text(encoding="utf-8").startswith(open(MAZUR, encoding="utf-8").read()[:20])
+    assert copy.read_text(encoding="utf-8").startswith(MAZUR_TEXT[:20])

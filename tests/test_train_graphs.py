@@ -10,8 +10,8 @@ import math
 import numpy as np
 import pytest
 import yaml
-from clitools import GRAPHS, ROOT
 from click.testing import CliRunner
+from clitools import GRAPHS, ROOT
 from graph_oracle import reverse_mode
 
 from bpcalc.cli import main

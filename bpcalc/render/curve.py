@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import math
 from collections.abc import Sequence
 
@@ -60,7 +61,7 @@ def terminal_curve(steps: Sequence[int], losses: Sequence[float], width: int = 8
         highs[x] = r if highs[x] is None else min(highs[x], r)
         ends[x] = r
     drawn = [x for x in range(dots_x) if lows[x] is not None]
-    for left, right in zip(drawn, drawn[1:]):   # columns between two points: the straight line
+    for left, right in itertools.pairwise(drawn):   # columns between two points: the straight line
         for x in range(left + 1, right):
             r = round(ends[left] + (highs[right] - ends[left]) * (x - left) / (right - left))
             lows[x] = highs[x] = ends[x] = r
