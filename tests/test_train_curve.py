@@ -37,6 +37,7 @@ def test_the_drawing_falls_where_the_loss_falls():
     firsts = [min(_dots(row)) for row in rows if _dots(row)]
     assert len(firsts) == 8 and firsts == sorted(firsts)    # every row drawn, left to right going down
     assert all(len(line) <= 60 for line in lines)
+    assert lines[-2] == " " * 4 + "└" + "─" * 54            # the step axis under the plot
     assert lines[-1].split() == ["0", "step", "100"]
 
 

@@ -81,6 +81,7 @@ def terminal_curve(steps: Sequence[int], losses: Sequence[float], width: int = 8
         label = labels[0] if index == 0 else labels[1] if index == height - 1 else ""
         axis = "┤" if label else "│"
         lines.append(f"{label:>{margin}}{axis}" + "".join(chr(0x2800 + bits) for bits in cell_row).rstrip("\u2800"))
+    lines.append(" " * margin + "└" + "─" * columns)
     left, right = f"{first:,}", f"{last:,}"
     room = columns - len(left) - len(right)         # the axis's name between the two ticks
     middle = "step".center(room) if room >= 6 else " " * max(1, room)
