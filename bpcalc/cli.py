@@ -673,7 +673,14 @@ def _every(steps: int) -> int:
               "(default: the file's, else sgd).")
 @click.option("--learning-rate", "--lr", "learning_rate", type=float, help="η (default: the file's learning_rate).")
 @click.option("--momentum", type=float, help="μ for momentum, nesterov (default 0.9) and rmsprop (default 0).")
+@click.option("--betas", metavar="B1,B2", help="Adam's and AdamW's β1,β2 (default 0.9,0.999).")
+@click.option("--eps", type=float, help="ε of adagrad (default 1e-10), rmsprop, adam, adamw (1e-8).")
+@click.option("--alpha", type=float, help="RMSprop's smoothing constant α (default 0.99).")
+@click.option("--weight-decay", type=float, help="λ: added to the gradient as λθ (decoupled for adamw) "
+              "(default 0; adamw 0.01).")
 @click.option("--batch-size", type=int, help="Examples per update (default: all of them).")
+@click.option("--shuffle/--no-shuffle", default=None, help="Reshuffle the mini-batches every epoch "
+              "(default: shuffle).")
 @click.option("--seed", type=int, help="Seed of the per-epoch shuffle of the mini-batches (default 0).")
 @click.option("--every", "-e", type=click.IntRange(1), help="Record the loss every K steps (first and last "
               "always) [default: text about 10-15 rows; json and csv every step].")
@@ -683,8 +690,9 @@ def _every(steps: int) -> int:
 @format_options("text", "json", "csv")
 @user_errors
 def train(file: str, steps: int | None, optimizer: str | None, learning_rate: float | None,
-          momentum: float | None, batch_size: int | None, seed: int | None, every: int | None,
-          plot: bool, output: str | None, fmt: str, precision: int) -> None:
+          momentum: float | None, betas: str | None, eps: float | None, alpha: float | None,
+          weight_decay: float | None, batch_size: int | None, shuffle: bool | None, seed: int | None,
+          every: int | None, plot: bool, output: str | None, fmt: str, precision: int) -> None:
     """Train a problem for many steps and show the loss as it falls.
 
     A layered network minimises its loss C; a computation graph minimises its
@@ -721,8 +729,8 @@ def train(file: str, steps: int | None, optimizer: str | None, learning_rate: fl
 
     examples = problem.examples if getattr(problem, "kind", None) == "graph" else len(problem.inputs)
     settings = (problem.train or TrainSettings()).with_overrides(
-        fail, examples, steps=steps, optimizer=optimizer, momentum=momentum,
-        batch_size=batch_size, seed=seed)
+        fail, examples, steps=steps, optimizer=optimizer, momentum=momentum, betas=_pair(betas),
+        eps=eps, alpha=alpha, weight_decay=weight_decay, batch_size=batch_size, shuffle=shuffle, seed=seed)
     if every is None:
         every = _every(settings.steps) if fmt == "text" else 1
     curve_every = None
@@ -766,6 +774,19 @@ def train(file: str, steps: int | None, optimizer: str | None, learning_rate: fl
 
 
 CURVE_POINTS = 10_000      # a curve records at most about this many steps
+
+
+def _pair(text: str | None) -> list[float] | None:
+    """``--betas 0.9,0.999`` as two numbers (the settings check their range)."""
+    if text is None:
+        return None
+    try:
+        values = [float(part) for part in text.split(",")]
+    except ValueError:
+        values = []
+    if len(values) != 2:
+        raise BadInput(f"--betas: expected two numbers B1,B2 such as 0.9,0.999, got {text!r}")
+    return values
 
 
 def _curve_format(output: str | None) -> str | None:

@@ -429,3 +429,35 @@ def test_regularization_trains_the_penalised_loss():
     for p in plain.parameters():
         expected = p.value - 0.3 * (p.gradient + (0.4 / n * p.value if p.name in weights else 0.0))
         assert dict(zip(result.names, result.final))[p.name] == pytest.approx(expected, rel=1e-12)
+
+
+def test_every_setting_has_a_command_line_override():
+    """--betas, --eps, --alpha, --weight-decay and --no-shuffle reach the optimizer: the run equals
+    the same settings given through the Python API."""
+    import json
+
+    cases = [
+        (["--optimizer", "adam", "--betas", "0.8,0.99", "--eps", "1e-6", "--weight-decay", "0.01"],
+         TrainSettings(steps=7, optimizer="adam", betas=(0.8, 0.99), eps=1e-6, weight_decay=0.01)),
+        (["--optimizer", "rmsprop", "--alpha", "0.9", "--momentum", "0.5"],
+         TrainSettings(steps=7, optimizer="rmsprop", alpha=0.9, momentum=0.5)),
+    ]
+    problem = load(MAZUR)
+    for options, settings in cases:
+        out = _cli(str(MAZUR), "--steps", "7", *options, "--format", "json")
+        assert out.exit_code == 0, out.stderr
+        expected = train(problem, settings)
+        assert list(json.loads(out.stdout)["final"]["parameters"].values()) == pytest.approx(
+            expected.final.tolist(), rel=1e-15, abs=1e-15)
+        assert json.loads(out.stdout)["final"]["loss"] != train(problem, TrainSettings(steps=7)).final_loss
+
+
+@pytest.mark.parametrize("options, message", [
+    (["--betas", "0.9"], "--betas: expected two numbers"),
+    (["--optimizer", "adam", "--betas", "0.9,1"], "--betas: expected a number in [0, 1) (β2)"),
+    (["--alpha", "0.9"], "--alpha: sgd takes no 'alpha'"),
+    (["--optimizer", "adam", "--eps", "0"], "--eps: expected a number > 0"),
+])
+def test_bad_command_line_settings_are_one_line(options, message):
+    out = _cli(str(MAZUR), "--steps", "2", *options)
+    assert out.exit_code == 2 and message in out.stderr and out.stderr.count("\n") == 1
